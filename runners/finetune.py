@@ -570,6 +570,7 @@ def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
     if resume_from is not None and config_file.is_file():
         check_same_run(json.loads(config_file.read_text(encoding="utf-8")), cfg, output_dir)
     write_atomic(config_file, json.dumps(asdict(cfg), indent=2))
+    commit = git_commit()  # the code this session trains with
 
     base = resolve_base(cfg.base_model)
     tokenizer = load_tokenizer(base)
@@ -621,7 +622,7 @@ def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
         "steps_per_second": (trainer.state.global_step - start_step) / elapsed,
         "seconds_this_session": round(elapsed, 1),
         "cpu_seconds_this_session": round(cpu_seconds, 1),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "config": asdict(cfg),
     }
     if trainer.is_world_process_zero():
