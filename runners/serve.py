@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", default="float32", help="torch dtype: float32 (default), bfloat16, float16"
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=8,
+        help="most concurrent generation requests decoded together in one batch (default 8; "
+        "1 turns batching off)",
+    )
     return parser
 
 
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 0 < args.port < 65536:
         raise SystemExit(f"biobench serve: --port must be 1..65535, got {args.port}")
+    if args.max_batch < 1:
+        raise SystemExit(f"biobench serve: --max-batch must be >= 1, got {args.max_batch}")
     import uvicorn
 
     from runners.model import resolve_model_path
@@ -66,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     path = resolve_model_path(args.model)
     name = args.name or served_name(args.model, path)
     try:
-        lm = LocalLM(path, dtype=args.dtype, device=args.device)
+        lm = LocalLM(path, dtype=args.dtype, device=args.device, max_batch=args.max_batch)
     except ValueError as exc:
         raise SystemExit(f"biobench serve: {exc}") from exc
     app = create_app(lm, name)

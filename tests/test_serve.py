@@ -263,3 +263,48 @@ def test_lm_eval_local_completions_equals_hf_loglikelihoods(server, tiny_llama, 
                 assert bool(r_hf[0][1]) == bool(r_api[0][1])  # is_greedy agrees too
                 compared += 1
     assert compared >= 18  # 3 pubmedqa docs x 3 choices + 3 medqa docs x 4 choices (at least)
+
+
+def test_concurrent_generations_are_batched_and_match_one_at_a_time(tiny_llama):
+    """Requests that wait for the model are decoded in one left-padded batch, and each gets
+    what it gets alone: greedy text, its own stop string, its own finish reason."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runners.serve_backend import LocalLM
+
+    lm = LocalLM(str(tiny_llama), max_batch=4)
+    prompts = ["Question:", "Context: the patient has a fever and", "Options: A B C", "Answer"]
+    ids = [lm.encode(p) for p in prompts]
+    alone = [lm.generate(i, 12) for i in ids]
+    assert lm.batch_sizes == [1, 1, 1, 1]
+    # a stop string taken from one row's text must end that row only
+    stop = alone[1].text[4:7]
+    assert stop, "the greedy continuation is too short to test stop strings"
+    alone_stop = [lm.generate(i, 12, stop=[stop]) for i in ids]
+
+    pool = ThreadPoolExecutor(4)
+    lm.batch_sizes.clear()
+    with lm._lock:  # hold the model so that all four requests are waiting when it frees
+        futures = [pool.submit(lm.generate, i, 12, 0.0, 1.0, [stop]) for i in ids]
+        while len(lm._waiting) < 4:
+            time.sleep(0.01)
+    batched = [f.result(timeout=120) for f in futures]
+    assert lm.batch_sizes == [4]
+    assert batched == alone_stop
+    assert batched[1].finish_reason == "stop"
+    assert batched[1].text == alone[1].text[: alone[1].text.find(stop)]
+
+    # different decoding parameters are never mixed in one batch
+    lm.batch_sizes.clear()
+    with lm._lock:
+        futures = [
+            pool.submit(lm.generate, ids[0], 12),
+            pool.submit(lm.generate, ids[1], 5),
+            pool.submit(lm.generate, ids[2], 12),
+        ]
+        while len(lm._waiting) < 3:
+            time.sleep(0.01)
+    results = [f.result(timeout=120) for f in futures]
+    pool.shutdown()
+    assert results[0] == alone[0] and results[2] == alone[2]
+    assert sorted(lm.batch_sizes) == [1, 2]
