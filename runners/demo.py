@@ -90,10 +90,23 @@ def evaluate(cfg: DemoConfig, model_args: str, folder: Path) -> str:
     for group, limit in cfg.limits:
         _run(
             _python(
-                "eval", "--model", "hf", "--model_args", model_args, "--tasks", group,
-                "--limit", str(limit), "--seed", str(cfg.seed), "--batch_size", "8",
-                "--gen_kwargs", f"max_gen_toks={cfg.max_gen_toks}",
-                "--output_path", str(folder / group),
+                "eval",
+                "--model",
+                "hf",
+                "--model_args",
+                model_args,
+                "--tasks",
+                group,
+                "--limit",
+                str(limit),
+                "--seed",
+                str(cfg.seed),
+                "--batch_size",
+                "8",
+                "--gen_kwargs",
+                f"max_gen_toks={cfg.max_gen_toks}",
+                "--output_path",
+                str(folder / group),
             )
         )
     return str(folder)
@@ -108,8 +121,18 @@ def submit(folder: Path, model_id: str, store: Path, extra: list[str]) -> str:
     runs = sorted(str(p) for p in folder.iterdir() if p.is_dir())
     _run(
         _python(
-            "submit", *runs, "--model-id", model_id, "--store", str(store), "--replace",
-            "--submitter", "make demo", "--precision", "float32", *extra,
+            "submit",
+            *runs,
+            "--model-id",
+            model_id,
+            "--store",
+            str(store),
+            "--replace",
+            "--submitter",
+            "make demo",
+            "--precision",
+            "float32",
+            *extra,
         )
     )
     return model_id
@@ -126,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg.state_file.unlink()
     if not os.environ.get("BIOBENCH_DATA_DIR"):
         os.environ.setdefault("BIOBENCH_ALLOW_SAMPLES", "1")
-        print("demo: no BIOBENCH_DATA_DIR — evaluating on the shipped SAMPLES (scores mean nothing)")
+        print(
+            "demo: no BIOBENCH_DATA_DIR — evaluating on the shipped SAMPLES (scores mean nothing)"
+        )
     print("demo config: " + json.dumps(asdict(cfg), default=str))
     steps = Steps(cfg.state_file)
     total = 7
@@ -139,33 +164,63 @@ def main(argv: list[str] | None = None) -> int:
 
     base = str(steps.run("prepare the embedded model", total, prepare))
     base_runs = Path(
-        str(steps.run("evaluate the base model", total,
-                      lambda: evaluate(cfg, f"pretrained={base}", cfg.out / "eval" / "base")))
+        str(
+            steps.run(
+                "evaluate the base model",
+                total,
+                lambda: evaluate(cfg, f"pretrained={base}", cfg.out / "eval" / "base"),
+            )
+        )
     )
     adapter_dir = cfg.out / "finetune"
 
     def finetune() -> str:
         _run(
             _python(
-                "finetune", "--config", cfg.finetune_config, "--output_dir", str(adapter_dir),
-                "--data", training_data(cfg), "--max_steps", str(cfg.finetune_steps),
+                "finetune",
+                "--config",
+                cfg.finetune_config,
+                "--output_dir",
+                str(adapter_dir),
+                "--data",
+                training_data(cfg),
+                "--max_steps",
+                str(cfg.finetune_steps),
             )
         )
         return str(adapter_dir / "adapter")
 
     adapter = str(steps.run("LoRA-tune on offline instructions", total, finetune))
     tuned_runs = Path(
-        str(steps.run("evaluate the tuned model", total,
-                      lambda: evaluate(cfg, f"pretrained={base},peft={adapter}",
-                                       cfg.out / "eval" / "tuned")))
+        str(
+            steps.run(
+                "evaluate the tuned model",
+                total,
+                lambda: evaluate(
+                    cfg, f"pretrained={base},peft={adapter}", cfg.out / "eval" / "tuned"
+                ),
+            )
+        )
     )
 
     def submit_both() -> list[str]:
         common = ["--license", "apache-2.0", "--n-parameters", "134515008"]
         return [
             submit(base_runs, BASE_ID, store, [*common, "--model-type", "instruction-tuned"]),
-            submit(tuned_runs, TUNED_ID, store, [*common, "--model-type", "instruction-tuned",
-                                                  "--base-model", BASE_ID, "--adapter", adapter]),
+            submit(
+                tuned_runs,
+                TUNED_ID,
+                store,
+                [
+                    *common,
+                    "--model-type",
+                    "instruction-tuned",
+                    "--base-model",
+                    BASE_ID,
+                    "--adapter",
+                    adapter,
+                ],
+            ),
         ]
 
     steps.run("submit both runs", total, submit_both)
@@ -173,8 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     def report() -> str:
         out = cfg.out / "report.html"
         _run(_python("compare", BASE_ID, TUNED_ID, "--store", str(store), "--out", str(out)))
-        _run(_python("compare", BASE_ID, TUNED_ID, "--store", str(store),
-                     "--out", str(out.with_suffix(".md"))))
+        _run(
+            _python(
+                "compare",
+                BASE_ID,
+                TUNED_ID,
+                "--store",
+                str(store),
+                "--out",
+                str(out.with_suffix(".md")),
+            )
+        )
         return str(out)
 
     report_path = steps.run("write the comparison report", total, report)

@@ -81,6 +81,7 @@ class FinetuneConfig:
     data: str = OFFLINE_DATA  # instruction .jsonl/.json, or ``offline`` (built from shared data)
     categories: list[str] = field(default_factory=list)  # subset of qa/ie/gen; empty = all
     max_records: int | None = None  # cap on selected records (seeded sample); None = all
+    balance_categories: bool = False  # sample each category down to the smallest one's size
     val_size: int = 2000
     template: str = "alpaca"
     cutoff_len: int = 256
@@ -412,7 +413,9 @@ def prepare_data(cfg: FinetuneConfig, tokenizer, data_file: Path) -> dict[str, A
     from runners import finetune_data as fd
 
     records = fd.read_instructions(data_file)
-    selected = fd.select(records, cfg.categories, cfg.max_records, cfg.seed)
+    selected = fd.select(
+        records, cfg.categories, cfg.max_records, cfg.seed, balance=cfg.balance_categories
+    )
     train_records, val_records = fd.split(selected, cfg.val_size, cfg.seed)
     template = load_template(cfg.template)
     encoder = fd.Encoder(
@@ -623,6 +626,7 @@ def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
         "seconds_this_session": round(elapsed, 1),
         "cpu_seconds_this_session": round(cpu_seconds, 1),
         "git_commit": commit,
+        "world_size": trainer.args.world_size,  # processes (DDP/FSDP ranks) that trained
         "config": asdict(cfg),
     }
     if trainer.is_world_process_zero():

@@ -89,9 +89,17 @@ def read_instructions(path: Path) -> list[dict[str, str]]:
 
 
 def select(
-    records: list[dict[str, str]], categories: Sequence[str], max_records: int | None, seed: int
+    records: list[dict[str, str]],
+    categories: Sequence[str],
+    max_records: int | None,
+    seed: int,
+    balance: bool = False,
 ) -> list[dict[str, str]]:
-    """Records of ``categories`` (all when empty), at most ``max_records`` (a seeded sample)."""
+    """Records of ``categories`` (all when empty), at most ``max_records`` (a seeded sample).
+
+    ``balance``: first sample every category down to the size of the smallest one, so that no
+    category dominates a short run (seeded; the original order is kept).
+    """
     if categories:
         wanted = set(categories)
         kept = [r for r in records if r["category"] in wanted]
@@ -102,8 +110,15 @@ def select(
             )
     else:
         kept = list(records)
+    rng = random.Random(seed)
+    if balance:
+        by_category: dict[str, list[int]] = {}
+        for i, r in enumerate(kept):
+            by_category.setdefault(r["category"], []).append(i)
+        size = min(len(v) for v in by_category.values())
+        chosen = sorted(i for v in by_category.values() for i in rng.sample(v, size))
+        kept = [kept[i] for i in chosen]
     if max_records is not None and len(kept) > max_records:
-        rng = random.Random(seed)
         kept = [kept[i] for i in sorted(rng.sample(range(len(kept)), max_records))]
     return kept
 

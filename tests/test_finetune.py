@@ -145,6 +145,21 @@ def test_split_and_select_are_seeded(tmp_path):
         fd.split(records, 30, 0)
 
 
+def test_balanced_selection_gives_every_category_the_smallest_ones_size(tmp_path):
+    records = fd.read_instructions(write_data(tmp_path / "d.jsonl", n=30))
+    skewed = [r for r in records if r["category"] != "gen"] + [
+        r for r in records if r["category"] == "gen"
+    ][:4]  # 10 qa, 10 ie, 4 gen
+    kept = fd.select(skewed, [], None, seed=5, balance=True)
+    from collections import Counter
+
+    assert Counter(r["category"] for r in kept) == {"qa": 4, "ie": 4, "gen": 4}
+    assert kept == [r for r in skewed if r in kept]  # original order kept
+    assert kept == fd.select(skewed, [], None, seed=5, balance=True)
+    assert kept != fd.select(skewed, [], None, seed=6, balance=True)
+    assert len(fd.select(skewed, ["qa", "ie"], None, seed=5, balance=True)) == 20
+
+
 def test_bad_instruction_file_is_named(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "x", "output": "y"}\n{"instruction": "x"}\n')
@@ -349,6 +364,37 @@ def test_resume_after_kill(tiny_llama, tmp_path, subprocess_env):
     assert summary["global_step"] == 12
     steps = [json.loads(line)["step"] for line in (out / "loss_log.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 13))  # history restored from the checkpoint, no gap, no repeat
+
+
+@pytest.mark.slow
+def test_accelerate_launch_trains_with_two_processes(tiny_llama, tmp_path, subprocess_env):
+    """The multi-GPU path, smoke-checked on CPU: ``accelerate launch`` starts two DDP ranks
+    (gloo); each takes half of every batch, rank 0 alone writes the outputs."""
+    config = tiny_config(tmp_path, tiny_llama, max_steps=4, val_size=0, save_steps=4)
+    command = [
+        str(Path(sys.executable).with_name("accelerate")),
+        "launch",
+        "--cpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "runners.finetune",
+        "--config",
+        str(config),
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert summary["world_size"] == 2 and summary["global_step"] == 4
+    assert (tmp_path / "out" / "adapter" / "adapter_model.safetensors").is_file()
 
 
 @pytest.mark.slow
