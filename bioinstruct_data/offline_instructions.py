@@ -78,8 +78,9 @@ DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)
-class InstructionRecord:
-    """One Alpaca-style training record."""
+class TrainingRecord:
+    """One Alpaca-style training record built from a dataset's training split (the recipe's
+    generated instructions are ``bioinstruct_data.schemas.InstructionRecord``)."""
 
     instruction: str
     input: str
@@ -107,10 +108,10 @@ def _mc_record(doc: MultipleChoiceRecord, instruction: str, source: str, letters
     row = asdict(doc)
     text_input = mc.letter_input(row) if letters else mc.words_input(row)
     output = mc.answer_letter(row) if letters else mc.answer_word(row)
-    return InstructionRecord(instruction, text_input, output, "qa", source, f"{source}-{doc.id}")
+    return TrainingRecord(instruction, text_input, output, "qa", source, f"{source}-{doc.id}")
 
 
-def pubmedqa_train(root: Path) -> Iterator[InstructionRecord]:
+def pubmedqa_train(root: Path) -> Iterator[TrainingRecord]:
     """PubMedQA PQA-L: the 500 expert-labelled items outside the official test split."""
     items = json.loads((root / "pubmedqa/ori_pqal.json").read_text(encoding="utf-8"))
     test = json.loads((root / "pubmedqa/test_ground_truth.json").read_text(encoding="utf-8"))
@@ -137,7 +138,7 @@ def _bioasq_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def bioasq_train(root: Path) -> Iterator[InstructionRecord]:
+def bioasq_train(root: Path) -> Iterator[TrainingRecord]:
     """BioASQ yes/no train split (BioELECTRA release); context = the ideal answer, as in the task"""
     for i, row in enumerate(_bioasq_rows(root / "bioasq/yesno/train.tsv")):
         doc = MultipleChoiceRecord(
@@ -171,7 +172,7 @@ def _headqa_docs(path: Path) -> Iterator[tuple[MultipleChoiceRecord, bool]]:
             yield doc, bool(q.get("image"))
 
 
-def headqa_train(root: Path) -> Iterator[InstructionRecord]:
+def headqa_train(root: Path) -> Iterator[TrainingRecord]:
     """HEAD-QA English train split; questions about an image (unseen by the model) are skipped."""
     for doc, has_image in _headqa_docs(root / "headqa/train_HEAD_EN.json"):
         if not has_image:
@@ -194,12 +195,12 @@ NER_CORPORA = {  # folder under ner/ -> (source name, the bio_ie task's entity t
 }  # JNLPBA has no training split in the shared data
 
 
-def ner_train(root: Path) -> Iterator[InstructionRecord]:
+def ner_train(root: Path) -> Iterator[TrainingRecord]:
     for folder, (source, entity_type) in NER_CORPORA.items():
         sentences = ie_data.read_iob(root / "ner" / folder / "train.tsv")
         for doc in ie_data.records_from_iob(sentences, entity_type, collapse=False):
             row = asdict(doc)
-            yield InstructionRecord(
+            yield TrainingRecord(
                 instruction=ie_tasks.ner_instruction(entity_type),
                 input=ie_tasks.detokenize(doc.tokens),
                 output=ie_tasks.ner_doc_to_target(row),
@@ -217,8 +218,8 @@ def ner_test_keys(root: Path) -> set[str]:
     }
 
 
-def _relation_record(prompt, doc, source: str) -> InstructionRecord:
-    return InstructionRecord(
+def _relation_record(prompt, doc, source: str) -> TrainingRecord:
+    return TrainingRecord(
         prompt.instruction,
         doc.text,
         prompt.verbalise[doc.label],
@@ -228,7 +229,7 @@ def _relation_record(prompt, doc, source: str) -> InstructionRecord:
     )
 
 
-def chemprot_train(root: Path) -> Iterator[InstructionRecord]:
+def chemprot_train(root: Path) -> Iterator[TrainingRecord]:
     path = root / "chemprot/blurb/train.tsv"
     for doc in chemprot_task.parse_tsv(path.read_text(encoding="utf-8"), str(path)):
         yield _relation_record(chemprot_task.PROMPT, doc, "chemprot")
@@ -238,7 +239,7 @@ def chemprot_test_keys(root: Path) -> set[str]:
     return {normalise(d.text) for d in chemprot_task.parse_local(root)}
 
 
-def gad_train(root: Path) -> Iterator[InstructionRecord]:
+def gad_train(root: Path) -> Iterator[TrainingRecord]:
     """GAD fold-1 train file: ``sentence<TAB>label`` lines without a header or index column."""
     path = root / "gad/train.tsv"
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
@@ -266,7 +267,7 @@ def gad_test_keys(root: Path) -> set[str]:
 DDI_TRAIN_DIR = "DDICorpus/Train/"
 
 
-def ddi_train(root: Path) -> Iterator[InstructionRecord]:
+def ddi_train(root: Path) -> Iterator[TrainingRecord]:
     """DDI 2013 training documents (DrugBank + MedLine), read from the zip without unpacking."""
     path = root / ddi_task.LOCAL_FILE
     with zipfile.ZipFile(path) as archive:
@@ -302,7 +303,7 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def mts_train(root: Path) -> Iterator[InstructionRecord]:
+def mts_train(root: Path) -> Iterator[TrainingRecord]:
     for row in _csv_rows(root / MTS_TRAIN):
         doc = GenerationRecord(
             id=row["ID"].strip(),
@@ -310,7 +311,7 @@ def mts_train(root: Path) -> Iterator[InstructionRecord]:
             references=[row["section_text"].strip()],
             subset=row["section_header"].strip().upper(),
         )
-        yield InstructionRecord(
+        yield TrainingRecord(
             mts_task.instruction(doc),
             doc.input,
             doc.references[0],
@@ -336,11 +337,11 @@ ACI_TESTS = (
 )
 
 
-def aci_train(root: Path) -> Iterator[InstructionRecord]:
+def aci_train(root: Path) -> Iterator[TrainingRecord]:
     data = json.loads((root / "aci_bench/train.json").read_text(encoding="utf-8"))["data"]
     for item in data:
         shown = generation.truncate_middle(item["src"].strip(), aci_task.MAX_INPUT_CHARS).text
-        yield InstructionRecord(
+        yield TrainingRecord(
             aci_task.INSTRUCTION,
             shown,
             item["tgt"].strip(),
@@ -358,13 +359,13 @@ def aci_test_keys(root: Path) -> set[str]:
     return keys
 
 
-def chatdoctor(root: Path) -> Iterator[InstructionRecord]:
+def chatdoctor(root: Path) -> Iterator[TrainingRecord]:
     """GenMedGPT-5k: already instruction / input / output (an instruction set, not a test set)."""
     items = json.loads((root / "chatdoctor/chatdoctor5k.json").read_text(encoding="utf-8"))
     for i, item in enumerate(items):
         if not item["output"].strip():
             continue
-        yield InstructionRecord(
+        yield TrainingRecord(
             item["instruction"].strip(),
             item["input"].strip(),
             item["output"].strip(),
@@ -382,17 +383,17 @@ class Builder:
     name: str
     category: str
     train_files: tuple[str, ...]
-    build: Callable[[Path], Iterator[InstructionRecord]]
+    build: Callable[[Path], Iterator[TrainingRecord]]
     test_keys: Callable[[Path], set[str]] | None  # normalised test items of the same dataset
-    key: Callable[[InstructionRecord], str]  # the field compared with test_keys
+    key: Callable[[TrainingRecord], str]  # the field compared with test_keys
 
 
-def _question_key(record: InstructionRecord) -> str:
+def _question_key(record: TrainingRecord) -> str:
     match = re.search(r"^Question: (.*?)(?:\nOptions:|\Z)", record.input, re.S | re.M)
     return normalise(match.group(1) if match else record.input)
 
 
-def _input_key(record: InstructionRecord) -> str:
+def _input_key(record: TrainingRecord) -> str:
     return normalise(record.input)
 
 
@@ -450,7 +451,7 @@ def build(
     max_per_source: int = DEFAULT_MAX_PER_SOURCE,
     seed: int = DEFAULT_SEED,
     builders: tuple[Builder, ...] = BUILDERS,
-) -> tuple[list[InstructionRecord], dict[str, dict[str, int]]]:
+) -> tuple[list[TrainingRecord], dict[str, dict[str, int]]]:
     """All records (at most ``max_per_source`` per record source) and per-source statistics.
 
     Builders whose training files are missing are skipped with a warning; none found is an error.
@@ -458,7 +459,7 @@ def build(
     if max_per_source < 1:
         raise ValueError(f"max_per_source must be >= 1, got {max_per_source}")
     rng = random.Random(seed)
-    records: list[InstructionRecord] = []
+    records: list[TrainingRecord] = []
     stats: dict[str, dict[str, int]] = {}
     for builder in builders:
         missing = [f for f in builder.train_files if not (data_dir / f).exists()]
@@ -466,7 +467,7 @@ def build(
             log.warning("skipping %s: missing %s under %s", builder.name, missing, data_dir)
             continue
         test_keys = builder.test_keys(data_dir) if builder.test_keys else set()
-        by_source: dict[str, list[InstructionRecord]] = {}
+        by_source: dict[str, list[TrainingRecord]] = {}
         dropped: Counter[str] = Counter()
         n_available: Counter[str] = Counter()
         for record in builder.build(data_dir):
@@ -497,11 +498,11 @@ def build(
     return records, stats
 
 
-def records_jsonl(records: list[InstructionRecord]) -> str:
+def records_jsonl(records: list[TrainingRecord]) -> str:
     return "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records)
 
 
-def write(records: list[InstructionRecord], stats: dict, out: Path, **provenance) -> dict:
+def write(records: list[TrainingRecord], stats: dict, out: Path, **provenance) -> dict:
     """Write the JSONL and ``<out>.manifest.json`` atomically; return the manifest."""
     text = records_jsonl(records)
     manifest = {

@@ -89,7 +89,7 @@ def test_no_data_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="No training files of any known dataset"):
         oi.build(tmp_path)
     with pytest.raises(ValueError, match="category 'mcq'"):
-        oi.InstructionRecord("i", "", "o", "mcq", "s", "x")
+        oi.TrainingRecord("i", "", "o", "mcq", "s", "x")
 
 
 @pytest.mark.realdata
