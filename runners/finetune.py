@@ -17,7 +17,10 @@ Examples::
 
     biobench finetune --config smollm2-135m --output_dir runs/finetune/smollm2
     biobench finetune --config llama2-7b --data my_instructions.jsonl --set lora_r=8
-    accelerate launch -m runners.finetune --config llama2-13b      # multi-GPU (DDP)
+    accelerate launch --multi_gpu -m runners.finetune --config llama2-13b   # multi-GPU (DDP;
+    #   FSDP / DeepSpeed through `accelerate config`); the same DDP path on CPU (gloo), as the
+    #   tests smoke-check it: python -m torch.distributed.run --standalone --nproc_per_node 2 \
+    #   -m runners.finetune --config ...
 
 Evaluate the adapter with lm-eval's peft support::
 
@@ -548,6 +551,9 @@ def training_arguments(cfg: FinetuneConfig, checkpoints: Path, has_val: bool, re
         dataloader_pin_memory=cuda_available(),
         remove_unused_columns=False,
         ddp_find_unused_parameters=False if world > 1 else None,
+        # several ranks without a GPU: transformers forms the gloo DDP group only with
+        # use_cpu (otherwise every rank would train alone on the whole data)
+        use_cpu=world > 1 and not cuda_available(),
         report_to="none",
     )
 

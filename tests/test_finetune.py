@@ -367,27 +367,16 @@ def test_resume_after_kill(tiny_llama, tmp_path, subprocess_env):
 
 
 @pytest.mark.slow
-def test_accelerate_launch_trains_with_two_processes(tiny_llama, tmp_path, subprocess_env):
-    """The multi-GPU path, smoke-checked on CPU: ``accelerate launch`` starts two DDP ranks
-    (gloo); each takes half of every batch, rank 0 alone writes the outputs."""
+def test_ddp_launch_trains_with_two_processes(tiny_llama, tmp_path, subprocess_env):
+    """The multi-GPU path, smoke-checked on CPU: two DDP ranks (gloo) started by
+    ``torch.distributed.run``, the launcher ``accelerate launch --multi_gpu`` uses (accelerate
+    itself starts several CPU processes only through MPI). Each rank takes half of every batch;
+    rank 0 alone writes the outputs."""
     config = tiny_config(tmp_path, tiny_llama, max_steps=4, val_size=0, save_steps=4)
     command = [
-        str(Path(sys.executable).with_name("accelerate")),
-        "launch",
-        "--cpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "runners.finetune",
-        "--config",
-        str(config),
-    ]
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "runners.finetune", "--config", str(config),
+    ]  # fmt: skip
     done = subprocess.run(
         command, cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=600
     )
