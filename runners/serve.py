@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="most concurrent generation requests decoded together in one batch (default 8; "
         "1 turns batching off)",
     )
+    parser.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        default=16384,
+        help="a batch grows only while rows x (longest prompt + max_tokens) stays within this "
+        "(default 16384), so long prompts run alone or in small batches",
+    )
     return parser
 
 
@@ -75,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     path = resolve_model_path(args.model)
     name = args.name or served_name(args.model, path)
     try:
-        lm = LocalLM(path, dtype=args.dtype, device=args.device, max_batch=args.max_batch)
+        lm = LocalLM(
+            path,
+            dtype=args.dtype,
+            device=args.device,
+            max_batch=args.max_batch,
+            max_batch_tokens=args.max_batch_tokens,
+        )
     except ValueError as exc:
         raise SystemExit(f"biobench serve: {exc}") from exc
     app = create_app(lm, name)

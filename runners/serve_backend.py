@@ -4,7 +4,9 @@ One causal LM from a local folder or a hub id, loaded with ``transformers`` with
 Model calls are serialised by a lock (one CPU/GPU model; FastAPI runs requests in a thread
 pool). Generation requests that wait for the model meanwhile are batched: the thread that gets
 the model next takes every waiting request with the same decoding parameters (up to
-``max_batch``), left-pads them into one ``generate`` call and hands each its own result. A lone
+``max_batch``, and while rows x (longest prompt + max_tokens) stays within ``max_batch_tokens``, so
+that long prompts are not batched into minutes-long calls), left-pads them into one ``generate``
+call and hands each its own result. A lone
 request runs exactly as before; batching only changes throughput (several times more tokens per
 second on a CPU, where decoding one sequence leaves the cores idle) and, in float arithmetic, may
 change a near-tie in the last digits. Sampling (temperature > 0) seeds torch's generator with the
@@ -60,7 +62,12 @@ class LocalLM:
     """A causal language model with the two operations the OpenAI endpoints need."""
 
     def __init__(
-        self, model: str, dtype: str = "float32", device: str = "cpu", max_batch: int = 8
+        self,
+        model: str,
+        dtype: str = "float32",
+        device: str = "cpu",
+        max_batch: int = 8,
+        max_batch_tokens: int = 16384,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -88,6 +95,7 @@ class LocalLM:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.max_batch = max_batch
+        self.max_batch_tokens = max_batch_tokens
         self._waiting: list[_Job] = []  # guarded by _waiting_lock
         self._waiting_lock = threading.Lock()
         self.batch_sizes: list[int] = []  # size of every generate batch run (for tests and logs)
@@ -187,7 +195,7 @@ class LocalLM:
                 with self._waiting_lock:
                     # the oldest waiting request decides the batch: FIFO across parameter sets
                     first = self._waiting[0]
-                    batch = [j for j in self._waiting if j.key == first.key][: self.max_batch]
+                    batch = self._take_batch(first)
                     for j in batch:
                         self._waiting.remove(j)
                 try:
@@ -204,6 +212,24 @@ class LocalLM:
             raise job.error
         assert job.result is not None
         return job.result
+
+    def _take_batch(self, first: _Job) -> list[_Job]:
+        """Waiting jobs sharing ``first``'s parameters, oldest first, within both limits."""
+        max_new_tokens = first.key[0]
+        batch: list[_Job] = []
+        width = 0
+        for job in self._waiting:
+            if job.key != first.key:
+                continue
+            wider = max(width, len(job.ids))
+            if batch and (
+                len(batch) >= self.max_batch
+                or (len(batch) + 1) * (wider + max_new_tokens) > self.max_batch_tokens
+            ):
+                break
+            batch.append(job)
+            width = wider
+        return batch
 
     def _generate_batch(self, batch: list[_Job]) -> list[Generation]:
         """One left-padded ``generate`` call for requests sharing decoding parameters."""

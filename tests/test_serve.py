@@ -308,3 +308,26 @@ def test_concurrent_generations_are_batched_and_match_one_at_a_time(tiny_llama):
     pool.shutdown()
     assert results[0] == alone[0] and results[2] == alone[2]
     assert sorted(lm.batch_sizes) == [1, 2]
+
+
+def test_batches_stay_within_the_token_budget(tiny_llama):
+    """Long prompts are not batched into one huge call: rows x (longest prompt + max_tokens)
+    stays within max_batch_tokens (a single request always runs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runners.serve_backend import LocalLM
+
+    lm = LocalLM(str(tiny_llama), max_batch=8, max_batch_tokens=3 * (40 + 4))
+    prompts = [lm.encode("word " * 39)[:40] for _ in range(5)]
+    assert all(len(p) == 40 for p in prompts)
+    pool = ThreadPoolExecutor(5)
+    with lm._lock:
+        futures = [pool.submit(lm.generate, p, 4) for p in prompts]
+        while len(lm._waiting) < 5:
+            time.sleep(0.01)
+    for f in futures:
+        f.result(timeout=120)
+    pool.shutdown()
+    assert lm.batch_sizes == [3, 2]
+    lone = LocalLM(str(tiny_llama), max_batch_tokens=10)
+    assert lone.generate(prompts[0], 4).ids  # over the budget alone: still served
