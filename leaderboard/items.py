@@ -4,7 +4,9 @@ A samples line (``samples_<task>_<time>.jsonl``) holds the document, the prompt,
 filtered responses and the per-item metric values. An :class:`~leaderboard.schemas.ItemRecord`
 keeps only what identifies the item (doc_id and lm-eval's doc/prompt/target hashes), what the
 model answered (the filtered response, or the option a multiple-choice task picked) and the
-per-item metric values — never the document, prompt or target text.
+per-item metric values — never the document, prompt or target text. A free-text response that
+repeats 8 or more consecutive words of its item (models copy their input) is stored as a
+"withheld" marker instead (:func:`echoes_item`); its metric values are kept.
 
 Per-item metric values come in two kinds, and every aggregate is recomputed from them:
 
@@ -24,6 +26,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +127,48 @@ def _response(filtered: Any, where: str) -> str:
     return filtered
 
 
+ECHO_WORDS = 8  # a response sharing this many consecutive words with the item is withheld
+WITHHELD = "[response withheld: it repeats {n}+ consecutive words of the test item]"
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _item_text(sample: dict[str, Any]) -> str:
+    """The prompt(s) and the target of a samples line: the dataset text a response may echo."""
+    parts: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                collect(v)
+
+    collect(sample.get("arguments"))
+    collect(sample.get("target"))
+    collect(sample.get("doc"))
+    return "\n".join(parts)
+
+
+def echoes_item(response: str, sample: dict[str, Any], n: int = ECHO_WORDS) -> bool:
+    """Whether ``response`` repeats ``n`` consecutive words of the item's prompt or target.
+
+    Models often copy their input (a 135M model restates the question or the sentence); such a
+    response is dataset text, which a stored submission must not carry.
+    """
+    words = _words(response)
+    if len(words) < n:
+        return False
+    item = _words(_item_text(sample))
+    grams = {tuple(item[i : i + n]) for i in range(len(item) - n + 1)}
+    return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))
+
+
 def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where: str) -> ItemRecord:
     """One samples line -> an ItemRecord (no dataset text kept)."""
     for key in ("doc_id", "doc_hash", "prompt_hash", "target_hash", "filtered_resps", "metrics"):
@@ -154,6 +199,8 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
                 )
     else:
         response = _response(sample["filtered_resps"], where)
+        if echoes_item(response, sample):
+            response = WITHHELD.format(n=ECHO_WORDS)
     doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
     try:
         return ItemRecord(

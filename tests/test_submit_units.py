@@ -61,6 +61,28 @@ def test_generation_item_keeps_the_filtered_response():
     assert item.response == "B" and item.metrics == {"exact_match": 1.0}
 
 
+def test_a_response_that_copies_its_item_is_withheld():
+    """A model that repeats its input would smuggle dataset text into the store."""
+    question = "I need to know who manufactures the allergy tablets sold at my local pharmacy."
+    prompt = (
+        f"### Instruction:\nSummarise the question.\n\n### Input:\n{question}\n\n### Response:\n"
+    )
+    base = {"metrics": ["rougeL"], "rougeL": 0.4, "doc": {"question": question},
+            "arguments": {"gen_args_0": {"arg_0": prompt, "arg_1": {"until": ["###"]}}}}  # fmt: skip
+    copied = sample(
+        filtered_resps=["Question: I need to know who manufactures the allergy tablets"], **base
+    )
+    item = itemlib.item_from_sample("t", copied, "generate_until", "line 1")
+    assert item.response.startswith("[response withheld") and item.metrics == {"rougeL": 0.4}
+    assert "manufactures" not in item.model_dump_json()
+    own = sample(filtered_resps=["Who makes the allergy tablets my pharmacy sells?"], **base)
+    assert itemlib.item_from_sample("t", own, "generate_until", "l").response == own[
+        "filtered_resps"][0]  # fmt: skip
+    # seven shared words are allowed (short names, phrases), eight are not
+    assert not itemlib.echoes_item("x who manufactures the allergy tablets sold at y", copied)
+    assert itemlib.echoes_item("who manufactures the allergy tablets sold at my", copied)
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
