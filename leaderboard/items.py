@@ -136,7 +136,7 @@ def _words(text: str) -> list[str]:
 
 
 def _item_text(sample: dict[str, Any]) -> str:
-    """The prompt(s) and the target of a samples line: the dataset text a response may echo."""
+    """Prompt(s), target and document of a samples line: the dataset text a response may echo."""
     parts: list[str] = []
 
     def collect(value: Any) -> None:
@@ -156,7 +156,7 @@ def _item_text(sample: dict[str, Any]) -> str:
 
 
 def echoes_item(response: str, sample: dict[str, Any], n: int = ECHO_WORDS) -> bool:
-    """Whether ``response`` repeats ``n`` consecutive words of the item's prompt or target.
+    """Whether ``response`` repeats ``n`` consecutive words of the item's prompt, target or document.
 
     Models often copy their input (a 135M model restates the question or the sentence); such a
     response is dataset text, which a stored submission must not carry.
