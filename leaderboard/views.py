@@ -256,6 +256,7 @@ def build_board(
     for name, values in cats.items():
         board[name] = values
     board["Tasks"] = score[averaged].notna().sum(axis=1).astype(int)
+    board["n_scored"] = score.notna().sum(axis=1).astype(int)  # any task of the layout
     ci = _format_ci(low, high)
     for spec in lay.tasks:
         board[spec.display] = score[spec.name]
@@ -294,6 +295,7 @@ class Filters:
     shots: tuple[str, ...] = ()
     size_range: tuple[float, float] | None = None  # billions, inclusive
     unknown_size: bool = True  # keep rows whose size is unknown when a size range is set
+    hide_unscored: bool = True  # drop rows with no score in this layout (e.g. generative-only runs)
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,8 @@ def filter_board(board: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         size = board["Size (B)"].to_numpy()
         inside = (size >= low) & (size <= high)
         keep &= inside | (np.isnan(size) & filters.unknown_size)
+    if filters.hide_unscored:
+        keep &= (board["n_scored"] > 0).to_numpy()
     return rank(board[keep])
 
 

@@ -207,6 +207,16 @@ def test_filters(filters, expected):
     assert ranks == list(range(1, len(ranks) + 1))  # ranked within the view
 
 
+def test_rows_without_a_score_in_the_layout_are_hidden_unless_asked_for():
+    lay, rows, scores, _ = _frames()
+    board = views.build_board(rows, scores[scores["row_id"] != "s2"], lay)
+    assert board.loc["s2", "n_scored"] == 0 and board.loc["s1", "n_scored"] == 4
+    assert "s2" not in views.filter_board(board, Filters()).index
+    shown = views.filter_board(board, Filters(hide_unscored=False))
+    assert "s2" in shown.index and pd.isna(shown.loc["s2", "Rank"])
+    assert shown["Rank"].dropna().tolist() == [1, 2]
+
+
 def test_filter_options_come_from_the_data():
     lay, rows, scores, _ = _frames()
     opts = views.filter_options(views.build_board(rows, scores, lay))

@@ -81,9 +81,17 @@ filters = views.Filters(
 view = views.filter_board(board, filters)
 
 n_rep = int((view["status_key"] == views.REPRODUCED).sum())
+unscored = int((board["n_scored"] == 0).sum())
+hidden_note = ""
+if unscored:
+    other = next(v for k, v in views.VARIANT_LABEL.items() if k != variant)
+    hidden_note = (
+        f" · {unscored} without {views.VARIANT_LABEL[variant]} scores not shown "
+        f"(try {other} scoring)"
+    )
 st.markdown(
     f"**{len(view)}** of {len(board)} rows · {n_rep} reproduced · {len(view) - n_rep} reported · "
-    f"suite {views.registry.SUITE_VERSION}"
+    f"suite {views.registry.SUITE_VERSION}{hidden_note}"
 )
 
 columns = views.display_columns(lay, show_ci=show_ci)
@@ -117,6 +125,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=min(38 + 35 * len(view), 640),
+    placeholder="–",
     key="board",
 )
 

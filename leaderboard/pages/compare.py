@@ -93,6 +93,7 @@ pval = st.column_config.NumberColumn(format="%.4f")
 st.dataframe(
     tests,
     hide_index=True,
+    placeholder="–",
     width="stretch",
     column_config={
         **{c: pct for c in ("score A", "score B", "A − B", "CI low", "CI high", "MDE (80%)")},
@@ -110,7 +111,7 @@ st.download_button(
     key="compare_download",
 )
 st.subheader("Scores")
-st.dataframe(scores, hide_index=True, width="stretch",
+st.dataframe(scores, hide_index=True, placeholder="–", width="stretch",
              column_config={c: pct for c in ("score", "CI low", "CI high")})  # fmt: skip
 if result.notes:
     st.subheader("Notes")

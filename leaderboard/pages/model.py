@@ -38,11 +38,12 @@ if views.is_reported(row_id):
     st.dataframe(
         page.scores,
         hide_index=True,
+        placeholder="–",
         width="stretch",
         column_config={"value (%)": st.column_config.NumberColumn(format="%.2f")},
     )
     st.subheader("Source")
-    st.dataframe(page.source, hide_index=True, width="stretch")
+    st.dataframe(page.source, hide_index=True, placeholder="–", width="stretch")
     st.stop()
 
 try:
@@ -63,6 +64,7 @@ st.subheader("Per-task results")
 st.dataframe(
     page.tasks,
     hide_index=True,
+    placeholder="–",
     width="stretch",
     column_config={
         "score": st.column_config.NumberColumn("score (%)", format="%.1f"),
@@ -73,16 +75,16 @@ st.dataframe(
 )
 if not page.groups.empty:
     st.subheader("Group aggregates (as lm-eval reports them)")
-    st.dataframe(page.groups, hide_index=True, column_config={
+    st.dataframe(page.groups, hide_index=True, placeholder="–", column_config={
         "value": st.column_config.NumberColumn("value (%)", format="%.1f")})  # fmt: skip
 
 left, right = st.columns(2)
 with left:
     st.subheader("Submission")
-    st.dataframe(page.metadata, hide_index=True, width="stretch")
+    st.dataframe(page.metadata, hide_index=True, placeholder="–", width="stretch")
 with right:
     st.subheader("Environment")
-    st.dataframe(page.environment, hide_index=True, width="stretch")
+    st.dataframe(page.environment, hide_index=True, placeholder="–", width="stretch")
 
 st.subheader("Declared training data")
 if page.training_data:
