@@ -280,6 +280,15 @@ def test_missing_data_error_names_dataset_hub_env_and_files(tmp_path, monkeypatc
         assert needle in message
 
 
+def test_missing_local_only_dataset_offers_no_hub_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIOBENCH_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataUnavailableError) as info:
+        load(bioasq.SOURCE)
+    message = str(info.value)
+    assert "no hub copy is pinned" in message and "unset HF_HUB_OFFLINE" not in message
+    assert "BIOBENCH_DATA_DIR" in message and "BIOBENCH_ALLOW_SAMPLES" in message
+
+
 def test_dataset_without_hub_copy_says_so(monkeypatch):
     monkeypatch.setenv("BIOBENCH_SOURCE", "hub")
     with pytest.raises(DataUnavailableError, match="no plain-file hub copy"):

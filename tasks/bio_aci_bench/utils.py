@@ -65,8 +65,6 @@ SOURCE = DatasetSource(
     name="ACI-Bench (test set 1, ClinicalNLP task B)",
     local_files=(LOCAL_FILE,),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=gen.record_from_dict,
 )

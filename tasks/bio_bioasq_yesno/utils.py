@@ -45,8 +45,6 @@ SOURCE = DatasetSource(
     name="BioASQ yes/no (test)",
     local_files=("bioasq/yesno/test.tsv",),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=mc.record_from_dict,
 )

@@ -160,8 +160,6 @@ SOURCE = DatasetSource(
     name="DDI 2013 (test, DDI extraction task)",
     local_files=(LOCAL_FILE,),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=relation_record_from_dict,
 )

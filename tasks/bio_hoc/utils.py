@@ -148,8 +148,6 @@ SOURCE = DatasetSource(
     name="Hallmarks of Cancer (abstract level, bio_hoc test split v1)",
     local_files=(TEXT_DIR, LABEL_DIR),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=multilabel_record_from_dict,
 )

@@ -74,8 +74,6 @@ SOURCE = DatasetSource(
     name="MEDIQA 2019 consumer health QA (test)",
     local_files=(LOCAL_FILE,),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=gen.record_from_dict,
 )

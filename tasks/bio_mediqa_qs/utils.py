@@ -48,8 +48,6 @@ SOURCE = DatasetSource(
     name="MEDIQA 2021 question summarization (test)",
     local_files=(LOCAL_FILE,),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=gen.record_from_dict,
 )

@@ -92,8 +92,6 @@ SOURCE = DatasetSource(
     name="MTS-Dialog (test set 1, MEDIQA-Chat 2023)",
     local_files=(LOCAL_FILE,),
     parse_local=parse_local,
-    hub=(),
-    parse_hub=None,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=gen.record_from_dict,
 )

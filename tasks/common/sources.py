@@ -56,7 +56,7 @@ class HubFiles:
         return list(ds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatasetSource:
     """One evaluation split of one dataset and the ways to read it.
 
@@ -69,27 +69,31 @@ class DatasetSource:
     name: str
     local_files: tuple[str, ...]
     parse_local: Callable[[Path], list[Any]]
-    hub: tuple[HubFiles, ...]
-    parse_hub: Callable[[list[list[dict[str, Any]]]], list[Any]] | None
     sample_file: Path
     from_record: Callable[[dict[str, Any]], Any]
+    hub: tuple[HubFiles, ...] = ()  # empty: no verified hub copy (the task README says why)
+    parse_hub: Callable[[list[list[dict[str, Any]]]], list[Any]] | None = None
     sample_keep: Callable[[Any], bool] | None = None  # when one sample file serves several tasks
 
     def describe_missing(self, tried: list[str]) -> str:
         files = ", ".join(f"${DATA_DIR_ENV}/{f}" for f in self.local_files)
-        hub = (
-            "; ".join(f"{h.repo} (revision {h.revision}, file {h.path})" for h in self.hub)
-            or "none"
-        )
+        hub = "; ".join(f"{h.repo} (revision {h.revision}, file {h.path})" for h in self.hub)
         lines = [
             f"Dataset {self.name!r} could not be loaded from any source.",
             *(f"  - {t}" for t in tried),
             "Fix one of:",
             f"  * put the original files at {files} and set {DATA_DIR_ENV} to their folder;",
-            f"  * allow access to the Hugging Face hub dataset {hub} (unset HF_HUB_OFFLINE);",
-            f"  * for a smoke run only, set {ALLOW_SAMPLES_ENV}=1 to use the shipped sample "
-            f"{self.sample_file.name} (its scores mean nothing).",
         ]
+        if hub:
+            lines.append(
+                f"  * allow access to the Hugging Face hub dataset {hub} (unset HF_HUB_OFFLINE);"
+            )
+        else:
+            lines.append("    (no hub copy is pinned for this dataset; its task README says why)")
+        lines.append(
+            f"  * for a smoke run only, set {ALLOW_SAMPLES_ENV}=1 to use the shipped sample "
+            f"{self.sample_file.name} (its scores mean nothing)."
+        )
         return "\n".join(lines)
 
 
