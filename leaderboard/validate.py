@@ -673,6 +673,15 @@ def _model_info(merged: Metadata) -> ModelInfo:
         raise SubmissionError(_explain_model(exc)) from exc
 
 
+def _device(config: dict[str, Any], env_info: str) -> str:
+    """The device the run used: lm-eval records its default ``cuda:0`` even when CUDA was absent
+    and the model ran on the CPU, which its environment report (``Is CUDA available: False``) shows."""
+    device = str(config.get("device") or "")
+    if device.startswith("cuda") and "Is CUDA available: False" in env_info:
+        return "cpu"
+    return device
+
+
 def _run_info(runs: Sequence[RunFile], evaluated: datetime | None) -> RunInfo:
     first, config = runs[0].data, runs[0].data["config"]
     seeds = {k: config.get(k) for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")}
@@ -685,7 +694,7 @@ def _run_info(runs: Sequence[RunFile], evaluated: datetime | None) -> RunInfo:
         model_dtype=str(config.get("model_dtype") or ""),
         model_num_parameters=config.get("model_num_parameters"),
         batch_size=str(config.get("batch_size") or ""),
-        device=str(config.get("device") or ""),
+        device=_device(config, str(first.get("pretty_env_info") or "")),
         seeds={k: (int(v) if isinstance(v, int | float) else None) for k, v in seeds.items()},
         limit=limits.pop() if len(limits) == 1 else None,  # per task: tasks[].data.limit
         evaluated_at=evaluated,

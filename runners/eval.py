@@ -70,7 +70,17 @@ def lm_eval_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
         argv += ["--model_args", model_args]
     if not args.no_log_samples:
         argv.append("--log_samples")
+    if "--device" not in extra and not _cuda_available():
+        # lm-eval's default is cuda:0; without CUDA it silently runs on the CPU but still
+        # records cuda:0 in the results, so say where the run really is.
+        argv += ["--device", "cpu"]
     return argv + extra
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def newest_results(root: Path, since: float) -> Path:

@@ -112,6 +112,14 @@ def test_lm_eval_argv_default_model_and_passthrough(monkeypatch, tmp_path):
     assert argv[argv.index("--model_args") + 1] == f"pretrained={tmp_path},dtype=float32"
     assert argv[argv.index("--include_path") + 1] == str(registry.TASKS_DIR)
     assert "--log_samples" in argv and argv[-2:] == ["--limit", "5"]
+    monkeypatch.setattr(eval_cmd, "_cuda_available", lambda: False)
+    argv = eval_cmd.lm_eval_argv(args, extra)
+    assert argv[argv.index("--device") + 1] == "cpu"  # not lm-eval's default cuda:0
+    args, extra = eval_cmd.build_parser().parse_known_args(["--tasks", "x", "--device", "mps"])
+    assert eval_cmd.lm_eval_argv(args, extra).count("--device") == 1
+    monkeypatch.setattr(eval_cmd, "_cuda_available", lambda: True)
+    args, extra = eval_cmd.build_parser().parse_known_args(["--tasks", "x"])
+    assert "--device" not in eval_cmd.lm_eval_argv(args, extra)
 
 
 def test_missing_data_fails_with_a_clear_message(tiny_llama, tmp_path, subprocess_env):

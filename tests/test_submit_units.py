@@ -182,3 +182,19 @@ def test_recover_rolls_back_an_uncommitted_replace(tmp_path):
         assert store.recover() == ["rolled back org__m/new"]
     assert (old / "submission.json").is_file() and not tmp.exists() and not trash.exists()
     assert not list(root.glob(".txn-*"))
+
+
+@pytest.mark.parametrize(
+    ("device", "env", "recorded"),
+    [
+        ("cuda:0", "PyTorch version: 2.13.0\nIs CUDA available: False\n", "cpu"),
+        ("cuda:0", "Is CUDA available: True\n", "cuda:0"),
+        ("cpu", "Is CUDA available: False\n", "cpu"),
+        ("mps", "", "mps"),
+        (None, "", ""),
+    ],
+)
+def test_run_device_is_where_the_model_ran(device, env, recorded):
+    from leaderboard.validate import _device
+
+    assert _device({"device": device}, env) == recorded
