@@ -16,22 +16,45 @@ Endpoints, with the fields lm-eval's ``local-completions`` / ``local-chat-comple
 * ``GET /health``.
 
 Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
+
+The two completion endpoints run the model in a worker thread while watching the connection: a
+client that disconnects (say, after its own timeout) cancels its generation (see
+:mod:`runners.serve_backend`), so an abandoned request does not keep the model busy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from runners.serve_backend import LocalLM, RequestError
+from runners.serve_backend import GenerationCancelled, LocalLM, RequestError
 
 MAX_TOP_LOGPROBS = 20
+DISCONNECT_POLL_S = 0.1  # how often a running request checks that its client is still there
+
+T = TypeVar("T")
+
+
+async def run_until_disconnect(request: Request, work: Callable[[threading.Event], T]) -> T:
+    """``work(cancel)`` in a worker thread; ``cancel`` is set if the client disconnects first."""
+    cancel = threading.Event()
+    task = asyncio.ensure_future(run_in_threadpool(work, cancel))
+    while not task.done():
+        await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+        if not task.done() and await request.is_disconnected():
+            cancel.set()
+            break
+    return await task
 
 
 class CompletionRequest(BaseModel):
@@ -141,6 +164,11 @@ def create_app(lm: LocalLM, served_name: str) -> FastAPI:
     async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
         return _error(400, str(exc), "invalid_request_error")
 
+    @app.exception_handler(GenerationCancelled)
+    async def _cancelled(_: Request, exc: GenerationCancelled) -> JSONResponse:
+        # nobody reads this: the client has gone (499 is nginx's "client closed request")
+        return _error(499, f"client disconnected: {exc}", "cancelled")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -175,7 +203,10 @@ def create_app(lm: LocalLM, served_name: str) -> FastAPI:
         return {"object": "list", "data": [entry]}
 
     @app.post("/v1/completions")
-    def completions(req: CompletionRequest) -> dict[str, Any]:
+    async def completions(req: CompletionRequest, request: Request) -> dict[str, Any]:
+        return await run_until_disconnect(request, lambda cancel: complete(req, cancel))
+
+    def complete(req: CompletionRequest, cancel: threading.Event) -> dict[str, Any]:
         check_request(req.model, req.stream)
         stops = _stops(req.stop)
         choices, n_prompt, n_completion = [], 0, 0
@@ -189,7 +220,9 @@ def create_app(lm: LocalLM, served_name: str) -> FastAPI:
                 gen = lm.greedy_step(scores, req.max_tokens, stops)
                 scores = lm.extend(scores, gen.ids[0]) if gen.ids else scores
             else:
-                gen = lm.generate(ids, req.max_tokens, req.temperature, req.top_p, stops, req.seed)
+                gen = lm.generate(
+                    ids, req.max_tokens, req.temperature, req.top_p, stops, req.seed, cancel
+                )
             n_prompt += len(ids)
             n_completion += len(gen.ids)
             prompt_text = text if text is not None else lm.decode(ids)
@@ -223,13 +256,17 @@ def create_app(lm: LocalLM, served_name: str) -> FastAPI:
         }
 
     @app.post("/v1/chat/completions")
-    def chat(req: ChatRequest) -> dict[str, Any]:
+    async def chat(req: ChatRequest, request: Request) -> dict[str, Any]:
+        return await run_until_disconnect(request, lambda cancel: chat_complete(req, cancel))
+
+    def chat_complete(req: ChatRequest, cancel: threading.Event) -> dict[str, Any]:
         check_request(req.model, req.stream)
         ids = chat_prompt_ids(lm, req.messages)
         limit = req.max_completion_tokens or req.max_tokens
         max_new = limit if limit is not None else max(1, min(512, lm.max_positions - len(ids)))
         lm.check_ids(ids, max_new)
-        gen = lm.generate(ids, max_new, req.temperature, req.top_p, _stops(req.stop), req.seed)
+        stops = _stops(req.stop)
+        gen = lm.generate(ids, max_new, req.temperature, req.top_p, stops, req.seed, cancel)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",

@@ -13,6 +13,11 @@ change a near-tie in the last digits. Sampling (temperature > 0) seeds torch's g
 request's ``seed`` (``transformers`` ``generate`` draws from the global generator); a sampled
 batch is seeded with its first request's seed, so a seed reproduces a completion exactly when
 requests are sent one at a time (OpenAI documents ``seed`` as best-effort too).
+
+A caller may pass a ``cancel`` event (the server sets it when the client disconnects, e.g. after a
+client-side timeout): a cancelled request still waiting is dropped, and a cancelled row of a
+running batch stops at the next decoding step, so nobody's abandoned request holds the model for
+minutes; ``generate`` then raises :class:`GenerationCancelled`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+class GenerationCancelled(Exception):
+    """The caller gave up (its ``cancel`` event was set) before the generation finished."""
 
 
 class RequestError(ValueError):
@@ -53,6 +62,7 @@ class _Job:
     ids: list[int]
     key: tuple  # requests with equal keys can share one batched generate call
     seed: int | None
+    cancel: threading.Event | None = None
     done: threading.Event = field(default_factory=threading.Event)
     result: Generation | None = None
     error: BaseException | None = None
@@ -99,6 +109,9 @@ class LocalLM:
         self._waiting: list[_Job] = []  # guarded by _waiting_lock
         self._waiting_lock = threading.Lock()
         self.batch_sizes: list[int] = []  # size of every generate batch run (for tests and logs)
+        # (new tokens generated, max_new_tokens) of every request cancelled by its caller;
+        # 0 generated = dropped while waiting
+        self.cancelled: list[tuple[int, int]] = []
 
     # --- tokens -------------------------------------------------------------------------
 
@@ -169,10 +182,12 @@ class LocalLM:
         top_p: float = 1.0,
         stop: list[str] | None = None,
         seed: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> Generation:
         """Greedy (temperature 0) or sampled continuation, cut at the first stop string.
 
-        Batched with the other calls waiting for the model (see the module docstring).
+        Batched with the other calls waiting for the model (see the module docstring). Setting
+        ``cancel`` ends the call early with :class:`GenerationCancelled`.
         """
         stop = [s for s in (stop or []) if s]
         if max_new_tokens <= 0:
@@ -185,7 +200,7 @@ class LocalLM:
             top_p if sample else None,
             tuple(stop),
         )
-        job = _Job(list(ids), key, seed)
+        job = _Job(list(ids), key, seed, cancel)
         with self._waiting_lock:
             self._waiting.append(job)
         while not job.done.is_set():
@@ -193,6 +208,9 @@ class LocalLM:
                 if job.done.is_set():
                     break
                 with self._waiting_lock:
+                    self._drop_cancelled()
+                    if job.done.is_set():
+                        break
                     # the oldest waiting request decides the batch: FIFO across parameter sets
                     first = self._waiting[0]
                     batch = self._take_batch(first)
@@ -206,12 +224,24 @@ class LocalLM:
                         j.done.set()
                 else:
                     for j, r in zip(batch, results, strict=True):
-                        j.result = r
+                        if isinstance(r, GenerationCancelled):
+                            j.error = r
+                        else:
+                            j.result = r
                         j.done.set()
         if job.error is not None:
             raise job.error
         assert job.result is not None
         return job.result
+
+    def _drop_cancelled(self) -> None:
+        """Finish the waiting jobs whose callers gave up (caller holds ``_waiting_lock``)."""
+        for j in [j for j in self._waiting if j.cancel is not None and j.cancel.is_set()]:
+            self._waiting.remove(j)
+            self.cancelled.append((0, j.key[0]))
+            log.warning("dropped a waiting generation request: its client went away")
+            j.error = GenerationCancelled("cancelled before generation started")
+            j.done.set()
 
     def _take_batch(self, first: _Job) -> list[_Job]:
         """Waiting jobs sharing ``first``'s parameters, oldest first, within both limits."""
@@ -231,8 +261,9 @@ class LocalLM:
             width = wider
         return batch
 
-    def _generate_batch(self, batch: list[_Job]) -> list[Generation]:
-        """One left-padded ``generate`` call for requests sharing decoding parameters."""
+    def _generate_batch(self, batch: list[_Job]) -> list[Generation | GenerationCancelled]:
+        """One left-padded ``generate`` call for requests sharing decoding parameters; a row
+        whose caller cancels stops at the next step and gets :class:`GenerationCancelled`."""
         torch = self._torch
         from transformers import GenerationConfig
 
@@ -252,7 +283,8 @@ class LocalLM:
         width = max(len(j.ids) for j in batch)
         rows = [[pad] * (width - len(j.ids)) + j.ids for j in batch]
         mask = [[0] * (width - len(j.ids)) + [1] * len(j.ids) for j in batch]
-        criteria, stopped_at = self._stop_criteria(width, stop, len(batch))
+        cancels = [j.cancel for j in batch]
+        criteria, stopped_at, cancelled = self._stop_criteria(width, stop, cancels)
         with torch.inference_mode():
             if sample and batch[0].seed is not None:
                 torch.manual_seed(int(batch[0].seed))
@@ -263,38 +295,59 @@ class LocalLM:
                 stopping_criteria=criteria,
             )
         self.batch_sizes.append(len(batch))
-        results = []
+        results: list[Generation | GenerationCancelled] = []
         for i in range(len(batch)):
+            if cancelled[i]:
+                self.cancelled.append((stopped_at[i] or 0, max_new_tokens))
+                log.warning(
+                    "stopped a generation after %d of %d new tokens: its client went away",
+                    stopped_at[i] or 0,
+                    max_new_tokens,
+                )
+                results.append(GenerationCancelled(f"cancelled after {stopped_at[i]} tokens"))
+                continue
             new = out[i, width:].tolist()
             if stopped_at[i] is not None:  # a stop string ended this row; later ids are padding
                 new = new[: stopped_at[i]]
             results.append(self._finish(new, max_new_tokens, stop))
         return results
 
-    def _stop_criteria(self, prompt_len: int, stop: list[str], rows: int):
-        """Per row: stop once its *generated* text (not prompt + text) holds a stop string.
+    def _stop_criteria(
+        self, prompt_len: int, stop: list[str], cancels: list[threading.Event | None]
+    ):
+        """Per row: stop once its *generated* text (not prompt + text) holds a stop string, or
+        once its caller has cancelled.
 
-        Returns the criteria and a list that records, per row, how many tokens it had generated
-        when it stopped (None while it runs or when it ended otherwise).
+        Returns the criteria, a list that records per row how many tokens it had generated when
+        it stopped (None while it runs or when it ended otherwise), and per row whether it was
+        cancelled.
         """
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         torch = self._torch
         decode = self.decode
+        rows = len(cancels)
         stopped_at: list[int | None] = [None] * rows
+        cancelled = [False] * rows
 
-        class _GeneratedTextStop(StoppingCriteria):
+        class _RowStop(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
                 done = []
                 for i in range(input_ids.shape[0]):
                     if stopped_at[i] is None:
-                        text = decode(input_ids[i, prompt_len:].tolist())
-                        if any(s in text for s in stop):
-                            stopped_at[i] = input_ids.shape[1] - prompt_len
+                        generated = input_ids.shape[1] - prompt_len
+                        if cancels[i] is not None and cancels[i].is_set():
+                            cancelled[i] = True
+                            stopped_at[i] = generated
+                        elif stop:
+                            text = decode(input_ids[i, prompt_len:].tolist())
+                            if any(s in text for s in stop):
+                                stopped_at[i] = generated
                     done.append(stopped_at[i] is not None)
                 return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
-        return StoppingCriteriaList([_GeneratedTextStop()] if stop else []), stopped_at
+        needed = bool(stop) or any(c is not None for c in cancels)
+        return StoppingCriteriaList([_RowStop()] if needed else []), stopped_at, cancelled
 
     def greedy_step(self, scores: TokenScores, max_new_tokens: int, stop: list[str]) -> Generation:
         """At most one greedy token from ``scores.next_top`` (no model call)."""

@@ -7,9 +7,12 @@ random LLaMA; expected values come from the same weights loaded here with ``tran
 from __future__ import annotations
 
 import os
+import pathlib
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -40,6 +43,12 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 180) -> Non
     raise TimeoutError(f"server at {url} did not come up in {timeout} s")
 
 
+class ServerURL(str):
+    """The server's base URL, with ``log``: the path of its captured stdout and stderr."""
+
+    log: str
+
+
 @pytest.fixture(scope="module")
 def server(tiny_llama, tmp_path_factory):
     port = free_port()
@@ -64,7 +73,8 @@ def server(tiny_llama, tmp_path_factory):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.log = str(log)
     try:
         wait_until_up(url, proc)
         yield url
@@ -331,3 +341,65 @@ def test_batches_stay_within_the_token_budget(tiny_llama):
     assert lm.batch_sizes == [3, 2]
     lone = LocalLM(str(tiny_llama), max_batch_tokens=10)
     assert lone.generate(prompts[0], 4).ids  # over the budget alone: still served
+
+
+class _SetAfter(threading.Event):
+    """An event that reports itself set from its ``calls``-th check on (a deterministic
+    stand-in for a client that disconnects while its generation is running)."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls_left = calls
+
+    def is_set(self) -> bool:
+        self.calls_left -= 1
+        return self.calls_left <= 0 or super().is_set()
+
+
+def test_a_cancelled_request_stops_its_row_and_spares_the_batch(tiny_llama):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runners.serve_backend import GenerationCancelled, LocalLM
+
+    lm = LocalLM(str(tiny_llama), max_batch=4)
+    ids = [lm.encode("Question:"), lm.encode("Answer")]
+    alone = lm.generate(ids[1], 12)
+
+    # cancelled before it reaches the model: dropped, the model never runs it
+    gone = threading.Event()
+    gone.set()
+    with pytest.raises(GenerationCancelled):
+        lm.generate(ids[0], 12, cancel=gone)
+    assert lm.cancelled == [(0, 12)] and lm.batch_sizes == [1]
+
+    # cancelled while decoding in a batch: that row stops, the other row is unchanged
+    pool = ThreadPoolExecutor(2)
+    with lm._lock:
+        doomed = pool.submit(lm.generate, ids[0], 12, 0.0, 1.0, None, None, _SetAfter(4))
+        kept = pool.submit(lm.generate, ids[1], 12)
+        while len(lm._waiting) < 2:
+            time.sleep(0.01)
+    with pytest.raises(GenerationCancelled):
+        doomed.result(timeout=120)
+    assert kept.result(timeout=120) == alone
+    pool.shutdown()
+    assert lm.batch_sizes[-1] == 2
+    generated, wanted = lm.cancelled[-1]
+    assert wanted == 12 and 0 < generated < 12
+
+
+def test_a_client_that_disconnects_frees_the_model(server, tmp_path):
+    """A client timeout closes the connection; the server stops that generation early
+    instead of decoding all of its max_tokens, and keeps serving."""
+    body = {"model": SERVED, "messages": [{"role": "user", "content": "Go on"}], "max_tokens": 1900}
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(f"{server}/v1/chat/completions", json=body, timeout=0.5)
+    log = pathlib.Path(server.log)
+    deadline = time.monotonic() + 60
+    while "of 1900 new tokens" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    line = next(x for x in log.read_text().splitlines() if "of 1900 new tokens" in x)
+    generated = int(re.search(r"after (\d+) of 1900 new tokens", line).group(1))
+    assert generated < 1900
+    short = dict(body, max_tokens=3)
+    assert post(server, "/v1/chat/completions", short).status_code == 200
