@@ -289,6 +289,25 @@ def test_missing_local_only_dataset_offers_no_hub_fix(tmp_path, monkeypatch):
     assert "BIOBENCH_DATA_DIR" in message and "BIOBENCH_ALLOW_SAMPLES" in message
 
 
+def test_an_unreachable_hub_is_reported_not_raised(tmp_path, monkeypatch):
+    """HTTP clients raise their own error types (not OSError); the loader still moves on and
+    names what failed."""
+    from tasks.common.sources import HubFiles
+
+    class ConnectError(Exception):
+        pass
+
+    def no_network(self):
+        raise ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setenv("BIOBENCH_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(HubFiles, "rows", no_network)
+    with pytest.raises(DataUnavailableError) as info:
+        load(medqa.SOURCE)
+    assert "hub: ConnectError: [Errno -2] Name or service not known" in str(info.value)
+
+
 def test_dataset_without_hub_copy_says_so(monkeypatch):
     monkeypatch.setenv("BIOBENCH_SOURCE", "hub")
     with pytest.raises(DataUnavailableError, match="no plain-file hub copy"):

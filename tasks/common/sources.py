@@ -173,9 +173,12 @@ def load(source: DatasetSource) -> LoadedSplit:
             return _LOADERS[name](source)
         except DataUnavailableError as exc:
             tried.append(f"{name}: {exc}")
-        except (OSError, ConnectionError, ValueError) as exc:  # hub/network failures
+        except Exception as exc:
             if name != "hub":
                 raise
+            # any failure to fetch or read the hub copy (HTTP clients raise their own error
+            # types, not OSError) means "not from the hub": try the next source, report it
+
             tried.append(f"hub: {type(exc).__name__}: {exc}")
             log.info("%s: hub source failed: %s", source.name, exc)
     if not _truthy(ALLOW_SAMPLES_ENV):
