@@ -14,7 +14,8 @@
 
 Every setting has its default in ``bioinstruct_data.config.InstructConfig``; options given here
 override it and are saved in the run folder's config.json. Exit status: 0 done, 1 some requests
-failed (rerun to retry them), 2 bad usage or settings, 3 stopped by --max-cost.
+failed (rerun to retry them) or ``run`` stopped short of --target (at --max-requests or
+--max-rounds; what was kept is written), 2 bad usage or settings, 3 stopped by --max-cost.
 """
 
 from __future__ import annotations
