@@ -10,7 +10,9 @@ DATA_ENV := $(if $(wildcard $(SHARED_DATA)/README.md),BIOBENCH_DATA_DIR=$(SHARED
 
 .PHONY: setup demo test test-fast bench lint clean
 
+# every time, not only with the stamp: a task YAML added since the last run is linked too
 setup: $(STAMP)
+	@$(VENV)/bin/biobench lm-eval-tasks install --quiet  # plain `lm_eval --tasks bio_qa` (README)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +28,9 @@ demo: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
+# -m replaces pyproject's addopts -m, so the network/gpu exclusion is repeated here
 test-fast: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow and not network and not gpu"
 
 bench: setup
 	$(DATA_ENV) HF_HUB_OFFLINE=1 $(PY) -m benchmarks

@@ -9,7 +9,8 @@ Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
 * a ``biobench`` block in the results JSON: suite version, and per task the data source,
   record count and SHA-256 of the canonical test records, so a run can be checked later.
 
-The same tasks run with plain lm-eval: ``lm_eval --include_path tasks --tasks bio_qa ...``.
+The same tasks run with plain lm-eval: ``lm_eval --tasks bio_qa ...`` once ``make setup`` has
+registered them (``biobench lm-eval-tasks``), or ``lm_eval --include_path tasks ...``.
 """
 
 from __future__ import annotations

@@ -101,6 +101,7 @@ def test_same_decisions_as_rouge_score_on_hundreds_of_near_duplicates():
             assert f == decision.score and f > 0.7
 
 
+@pytest.mark.slow  # ~4 s of ROUGE-L comparisons
 def test_same_decisions_against_a_seed_pool_on_synthetic_instructions():
     pool = [s.instruction for s in load_seeds()]
     candidates = synthetic_instructions(200, random.Random(5))
@@ -121,6 +122,7 @@ def test_exact_threshold_ties_follow_rouge_score_float_rounding():
         assert dedup([base], [tie], threshold)[0].keep is (not expected)
 
 
+@pytest.mark.slow  # ~3.5 s stress run
 def test_stress_small_vocabulary_many_thresholds_and_stemming():
     rng = random.Random(11)
     vocab = "fever cough patient drugs drug treat treated treating note the of a".split()

@@ -277,6 +277,7 @@ def tiny_run(tiny_llama, tmp_path_factory):
     return cfg, summary, Path(cfg.output_dir)
 
 
+@pytest.mark.slow  # trains (and loads) the tiny model
 def test_tiny_run_learns_and_writes_outputs(tiny_run):
     cfg, summary, out = tiny_run
     assert summary["global_step"] == 8 and summary["resumed_from_step"] == 0
@@ -293,6 +294,7 @@ def test_tiny_run_learns_and_writes_outputs(tiny_run):
     assert json.loads((out / "run.json").read_text())["global_step"] == 8
 
 
+@pytest.mark.slow  # trains (and loads) the tiny model
 def test_adapter_loads_and_changes_logits_and_merge_matches(tiny_run, tiny_llama):
     import torch
     from peft import PeftModel
@@ -314,6 +316,7 @@ def test_adapter_loads_and_changes_logits_and_merge_matches(tiny_run, tiny_llama
     torch.testing.assert_close(merged_logits, tuned_logits, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow  # trains (and loads) the tiny model
 def test_same_seed_same_adapter(tiny_run, tiny_llama, tmp_path):
     from safetensors.torch import load_file
 

@@ -93,6 +93,7 @@ def test_no_data_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # reads every training source of the real data (~4 s)
 def test_real_data_all_sources_no_test_items(shared_data):
     records, stats = oi.build(shared_data, max_per_source=40, seed=0)
     sources = {b.name for b in oi.BUILDERS}

@@ -16,6 +16,8 @@ from tasks.common import ie_metrics
 IE_TASKS = [s.name for s in registry.TASKS if s.category is registry.Category.IE]
 GEN_KWARGS = {"max_gen_toks": 16}
 
+pytestmark = pytest.mark.slow  # every test runs lm-eval on the tiny model
+
 
 @pytest.fixture(scope="module")
 def lm(tiny_llama):

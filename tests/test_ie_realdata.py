@@ -102,6 +102,7 @@ def test_ner_hub_rows_reproduce_the_local_records(shared_data, folder):
     assert records_sha256(_source(folder).parse_hub([rows])) == local.sha256
 
 
+@pytest.mark.slow  # seqeval over every full NER test set (~7 s together)
 @pytest.mark.parametrize("folder", sorted(NER))
 def test_ner_metric_agrees_with_seqeval_on_the_full_test_set(shared_data, folder):
     """Simulated answers (60% of the gold mentions, random spans, invented strings) scored by

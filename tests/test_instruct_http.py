@@ -58,6 +58,7 @@ def _indices(run: RunDir) -> list[int]:
     return sorted(int(r["request_index"]) for r in AppendLog(run.raw).rows())
 
 
+@pytest.mark.slow  # waits out scripted client timeouts (~2 s)
 def test_generate_survives_429_500_timeouts_and_malformed_bodies(server, tmp_path):
     server.faults = {
         "req-0000000": ["429", "500", "ok"],
@@ -136,6 +137,7 @@ def test_max_cost_stops_before_the_budget_and_a_rerun_continues(server, tmp_path
     assert len(server.log) == 40  # no request was paid for twice
 
 
+@pytest.mark.slow  # kills and restarts a generation subprocess (~7 s)
 def test_kill_and_resume_loses_no_paid_response_and_duplicates_nothing(
     server, tmp_path, subprocess_env
 ):

@@ -294,6 +294,7 @@ def test_max_cost_stops_before_the_budget_is_exceeded(tmp_path):
         assert server.requests == 8
 
 
+@pytest.mark.slow  # kills and restarts a judge subprocess (~3 s)
 def test_resume_after_a_killed_run_asks_only_the_rest(tmp_path, subprocess_env):
     texts = [f"item {i}" for i in range(12)]
     write_samples(tmp_path, "bio_mts_dialog", texts)
