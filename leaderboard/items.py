@@ -57,19 +57,56 @@ def loads_strict(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of each non-empty line; a bad line raises ItemError naming it."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+MAX_LINE_BYTES = 4 * 2**20  # one samples line: document, prompts, responses and metrics
+
+
+def read_jsonl(
+    path: Path, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-empty line, streamed; a bad line raises ItemError.
+
+    Lines are read with a size cap (a 10 MB answer or prompt is refused before it is parsed),
+    decoded as strict UTF-8, and parsed as strict JSON (no NaN/Infinity, bounded nesting).
+    """
+    with path.open("rb") as handle:
+        number = 0
+        while True:
+            raw = handle.readline(max_line_bytes + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > max_line_bytes:
+                raise ItemError(
+                    f"{path.name} line {number}: longer than {max_line_bytes} bytes; a samples "
+                    "line holds one document, its prompts and responses - submit lm-eval's file"
+                )
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ItemError(
+                    f"{path.name} line {number}: not UTF-8 (byte {exc.start}); lm-eval writes "
+                    "UTF-8 - submit the file it wrote"
+                ) from exc
             if not line.strip():
                 continue
             try:
                 obj = loads_strict(line)
+            except RecursionError as exc:
+                raise ItemError(f"{path.name} line {number}: JSON nested too deeply") from exc
             except ValueError as exc:
                 raise ItemError(f"{path.name} line {number}: not valid JSON ({exc})") from exc
             if not isinstance(obj, dict):
                 raise ItemError(f"{path.name} line {number}: expected a JSON object")
             yield number, obj
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """Text safe to store and show: C0 control characters (but tab and newlines), DEL and lone
+    surrogates are written as visible escapes (``\\x00``, ``\\ud800``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def cluster_of(doc: dict[str, Any]) -> str | None:
@@ -174,6 +211,9 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
     for key in ("doc_id", "doc_hash", "prompt_hash", "target_hash", "filtered_resps", "metrics"):
         if key not in sample:
             raise ItemError(f"{where}: field {key!r} is missing (was the file written by lm-eval?)")
+    doc_id = sample["doc_id"]
+    if isinstance(doc_id, bool) or not isinstance(doc_id, int) or not 0 <= doc_id < 2**31:
+        raise ItemError(f"{where}: doc_id must be a non-negative integer, got {doc_id!r}")
     names = sample["metrics"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ItemError(f"{where}: 'metrics' must list the metric names")
@@ -198,7 +238,7 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
                     f"{choice} and the answer is {gold}; the samples file was modified"
                 )
     else:
-        response = _response(sample["filtered_resps"], where)
+        response = safe_text(_response(sample["filtered_resps"], where))
         if echoes_item(response, sample):
             response = WITHHELD.format(n=ECHO_WORDS)
     doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}

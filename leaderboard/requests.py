@@ -20,7 +20,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import re
 import socket
 import struct
 from collections.abc import Iterator
@@ -30,9 +32,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
-from leaderboard.schemas import EvalRequest, Precision, RequestStatus, check_model_id, model_folder
+from leaderboard.schemas import (
+    EvalRequest,
+    Precision,
+    RequestStatus,
+    check_model_id,
+    check_revision,
+    model_folder,
+)
 from leaderboard.store import write_json_atomic
+
+log = logging.getLogger(__name__)
 
 REQUESTS_DIR = "requests"
 MAX_HEADER_BYTES = 100 * 2**20
@@ -210,9 +222,25 @@ def inspect_adapter(adapter: str, model: str, facts: ModelFacts) -> str:
 # --- the queue ----------------------------------------------------------------------------------
 
 
-def request_key(model: str, revision: str, precision: str, adapter: str | None) -> str:
-    text = json.dumps([model, revision, precision, adapter or ""])
+def resolved(ref: str) -> str:
+    """A model or adapter reference in one spelling: a local path resolved (symlinks, ``/./``,
+    ``..``, trailing slash), a hub id unchanged."""
+    path = Path(ref).expanduser()
+    if path.exists() or ref.startswith(("/", ".", "~")):
+        return str(path.resolve())
+    return ref
+
+
+def request_key(
+    model: str, revision: str, precision: str, adapter: str | None, sha: str = ""
+) -> str:
+    """Same weights, same key: resolved paths, and a hub model's resolved commit when known."""
+    text = json.dumps([resolved(model), sha or revision, precision, resolved(adapter or "")])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _key_of(req: EvalRequest) -> str:
+    return request_key(req.model, req.revision, str(req.precision), req.peft_adapter, req.sha)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -239,34 +267,53 @@ class RequestQueue:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def entries(self) -> list[tuple[Path, EvalRequest]]:
-        """Every readable request, oldest first (unreadable files are skipped)."""
-        out = []
+    def scan(self) -> tuple[list[tuple[Path, EvalRequest]], list[tuple[Path, str]]]:
+        """(valid requests oldest first, [(file, why it is invalid)]); nothing is imported or run."""
+        out, invalid = [], []
         if not self.dir.is_dir():
-            return out
+            return out, invalid
         for path in sorted(self.dir.glob("*/*.json")):
             if path.name.startswith("."):
                 continue
             try:
                 out.append((path, EvalRequest.model_validate_json(path.read_bytes())))
-            except (OSError, ValueError):
-                continue
-        return sorted(out, key=lambda e: (e[1].submitted_at, e[1].request_id))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in err["loc"]) or "$"
+                invalid.append((path, f"{where}: {err['msg']}"))
+            except (OSError, ValueError) as exc:
+                invalid.append((path, str(exc).splitlines()[0] if str(exc) else "unreadable"))
+        return sorted(out, key=lambda e: (e[1].submitted_at, e[1].request_id)), invalid
+
+    def entries(self) -> list[tuple[Path, EvalRequest]]:
+        """Every valid request, oldest first (invalid files: :meth:`scan` and :meth:`reject`)."""
+        return self.scan()[0]
+
+    def rejected(self) -> list[tuple[Path, str]]:
+        """Request files a worker refused: ``<name>.rejected`` with the reason next to it."""
+        out = []
+        for path in sorted(self.dir.glob("*/*.rejected")) if self.dir.is_dir() else []:
+            reason = path.with_suffix(".reason")
+            why = reason.read_text(encoding="utf-8", errors="replace") if reason.is_file() else ""
+            out.append((path, why.strip()))
+        return out
+
+    def reject(self, path: Path, why: str) -> Path:
+        """Move an invalid request file out of the queue (never parsed as a request again)."""
+        target = path.with_suffix(".rejected")
+        path.with_suffix(".reason").write_text(why + "\n", encoding="utf-8")
+        os.replace(path, target)
+        return target
 
     def write(self, path: Path, request: EvalRequest) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, request.model_dump(mode="json"))
 
     def add(self, request: EvalRequest) -> Path:
-        key = request_key(
-            request.model, request.revision, str(request.precision), request.peft_adapter
-        )
+        key = _key_of(request)
         with self.lock():
             for path, other in self.entries():
-                same = request_key(
-                    other.model, other.revision, str(other.precision), other.peft_adapter
-                )
-                if same == key and other.status != RequestStatus.FAILED:
+                if _key_of(other) == key and other.status != RequestStatus.FAILED:
                     raise RequestError(
                         f"{request.model} (revision {request.revision}, precision "
                         f"{request.precision}) is already requested: {path.name} is "
@@ -285,7 +332,11 @@ class RequestQueue:
         host = socket.gethostname()
         now = datetime.now(UTC)
         with self.lock():
-            for path, req in self.entries():
+            valid, invalid = self.scan()
+            for path, why in invalid:
+                log.warning("refused request file %s: %s (moved aside as .rejected)", path, why)
+                self.reject(path, why)
+            for path, req in valid:
                 runnable = req.status == RequestStatus.PENDING
                 if req.status == RequestStatus.RUNNING and req.worker:
                     w_host, _, w_pid = req.worker.rpartition(":")
@@ -345,12 +396,24 @@ def new_request(
     model_id: str | None = None,
     tasks: str = "bio_qa",
     limit: int | None = None,
-    extra_args: list[str] | None = None,
+    max_gen_toks: int | None = None,
     submitter: str = "anonymous",
     now: datetime | None = None,
 ) -> EvalRequest:
-    """Inspect the model (see module docstring) and build a PENDING request, or raise RequestError."""
+    """Inspect the model (see module docstring) and build a PENDING request, or raise RequestError.
+
+    Every field is validated before anything is inspected; local paths are stored resolved.
+    """
+    from tasks.registry import check_task_list
+
+    try:
+        check_revision(revision)
+        check_task_list(tasks)
+    except ValueError as exc:
+        raise RequestError(str(exc)) from exc
     facts = inspect_model(model, revision)
+    model = resolved(model)
+    peft_adapter = resolved(peft_adapter) if peft_adapter else None
     if facts.needs_remote_code and not allow_remote_code:
         raise RequestError(
             f"{model}: its config.json has auto_map, i.e. it needs trust_remote_code to load; "
@@ -371,13 +434,14 @@ def new_request(
         raise RequestError(f"{model}: a local folder needs --model-id org/name to be listed under")
     precision_ = precision or facts.precision or Precision.FLOAT32.value
     when = now or datetime.now(UTC)
-    key = request_key(model, revision, precision_, peft_adapter)
+    key = request_key(model, revision, precision_, peft_adapter, facts.sha)
     try:
         return EvalRequest(
             request_id=f"{when:%Y%m%dT%H%M%S%f}-{key[:8]}",
             model=model,
             model_id=chosen_id,
             revision=revision,
+            sha=facts.sha if re.fullmatch(r"[0-9a-f]{0,64}", facts.sha) else "",
             precision=precision_,
             peft_adapter=peft_adapter,
             allow_remote_code=allow_remote_code,
@@ -388,9 +452,11 @@ def new_request(
             architectures=facts.architectures,
             tasks=tasks,
             limit=limit,
-            extra_args=list(extra_args or []),
+            max_gen_toks=max_gen_toks,
             submitter=submitter,
             submitted_at=when,
         )
-    except ValueError as exc:
-        raise RequestError(f"request for {model}: {exc}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise RequestError(f"request for {model}: field {where}: {err['msg']}") from exc

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("submission.schema.json")
@@ -35,7 +36,7 @@ def check_model_id(value: str) -> str:
     The store folder of a model is ``org__name``, so ``__`` inside a part would be ambiguous.
     """
     parts = value.split("/")
-    ok = len(parts) == 2 and all(_SEGMENT.match(p) for p in parts)
+    ok = len(parts) == 2 and all(_SEGMENT.fullmatch(p) for p in parts)
     if not ok or "__" in value or ".." in value:
         raise ValueError(
             f"model id {value!r} must look like 'org/name' (letters, digits, '.', '_', '-'; "
@@ -45,10 +46,39 @@ def check_model_id(value: str) -> str:
 
 
 def check_run_id(value: str) -> str:
-    if not _RUN_ID.match(value) or ".." in value:
+    if not _RUN_ID.fullmatch(value) or ".." in value:
         raise ValueError(
             f"run id {value!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a "
             "letter or digit, without '..'"
+        )
+    return value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def check_plain_text(value: str) -> str:
+    """Refuse NUL and other control characters (tab and newlines are fine) and lone surrogates."""
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(
+            f"contains the control character {bad.group()!r} at position {bad.start()}; "
+            "use plain text"
+        )
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(check_plain_text)]
+MAX_PARAMETERS = 10**14  # 100 trillion: anything larger is a typo or a forgery
+_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+
+
+def check_revision(value: str) -> str:
+    """A git branch, tag or commit: letters, digits, ``.``, ``_``, ``-``, ``/``; no ``..``."""
+    if not _REVISION.fullmatch(value) or ".." in value or value.endswith("/"):
+        raise ValueError(
+            f"revision {value!r} must be a branch, tag or commit (letters, digits, '.', '_', '-', "
+            "'/'; at most 100 characters; no '..'), e.g. 'main' or a 40-character sha"
         )
     return value
 
@@ -91,26 +121,39 @@ class Adapter(Strict):
     """A PEFT adapter evaluated on top of ``ModelInfo.base_model``."""
 
     kind: Literal["lora"] = "lora"
-    id: str = Field(min_length=1, max_length=300, description="hub id or local path of the adapter")
+    id: PlainText = Field(
+        min_length=1, max_length=300, description="hub id or local path of the adapter"
+    )
     revision: str = Field(default="", max_length=100)
 
 
 class ModelInfo(Strict):
     id: str = Field(description="org/name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct")
     revision: str = Field(default="main", min_length=1, max_length=100)
-    sha: str = Field(default="", max_length=64, description="commit sha of the weights, if known")
-    base_model: str = Field(default="", max_length=200)
+    sha: str = Field(
+        default="", pattern=r"^[0-9a-f]{0,64}$", description="commit sha of the weights, if known"
+    )
+    base_model: PlainText = Field(default="", max_length=200)
     adapter: Adapter | None = None
-    n_parameters: int | None = Field(default=None, ge=0)
+    n_parameters: int | None = Field(default=None, ge=0, le=MAX_PARAMETERS)
     precision: Precision
-    license: str = Field(min_length=1, max_length=100)
+    license: PlainText = Field(min_length=1, max_length=100)
     model_type: ModelType
-    training_data: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    training_data: list[Annotated[PlainText, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list,
         max_length=50,
         description="declared training data, e.g. BioInstruct 25k",
     )
-    contamination_notes: str = Field(default="", max_length=2000)
+    contamination_notes: PlainText = Field(default="", max_length=2000)
+    trust_remote_code: bool = Field(
+        default=False,
+        description="the submitter declared that loading the model runs the repository's code",
+    )
+
+    @field_validator("revision")
+    @classmethod
+    def _check_revision(cls, value: str) -> str:
+        return check_revision(value)
 
     @field_validator("id")
     @classmethod
@@ -156,7 +199,7 @@ class TaskResult(Strict):
     generation_kwargs: dict[str, Any] | None = None
     metrics: dict[str, float] = Field(description="reported aggregates, e.g. {'acc,none': 0.41}")
     primary: str = Field(description="result key of the registry's primary metric")
-    score: float
+    score: Unit
     ci: Interval
     stderr: float = Field(ge=0.0, description="i.i.d. standard error from the item records")
     n_items: int = Field(ge=1)
@@ -168,6 +211,8 @@ class TaskResult(Strict):
     def _finite_metrics(cls, value: dict[str, float]) -> dict[str, float]:
         for key, number in value.items():
             _finite(number, f"metrics[{key!r}]")
+            if not 0.0 <= number <= 1.0:  # accuracy, exact match, F1, P, R, ROUGE
+                raise ValueError(f"metrics[{key!r}] = {number} is outside [0, 1]")
         return value
 
 
@@ -184,7 +229,7 @@ class RunInfo(Strict):
     model_source: str = ""
     model_args: str = Field(default="", max_length=2000)
     model_dtype: str = ""
-    model_num_parameters: int | None = None
+    model_num_parameters: int | None = Field(default=None, ge=0, le=MAX_PARAMETERS)
     batch_size: str = ""
     device: str = ""
     seeds: dict[str, int | None] = Field(default_factory=dict)
@@ -202,7 +247,7 @@ class Submission(Strict):
     submission_id: str = Field(description="<org>__<model>/<run-id>: the store path")
     run_id: str
     model: ModelInfo
-    submitter: str = Field(min_length=1, max_length=100)
+    submitter: PlainText = Field(min_length=1, max_length=100)
     submitted_at: datetime
     suite_version: str
     run: RunInfo
@@ -211,7 +256,7 @@ class Submission(Strict):
         default_factory=dict, description="reported group aggregates, recomputed and verified"
     )
     files: list[FileRef]
-    notes: str = Field(default="", max_length=4000)
+    notes: PlainText = Field(default="", max_length=4000)
 
     @field_validator("run_id")
     @classmethod
@@ -251,7 +296,7 @@ class ItemRecord(Strict):
     """
 
     task: str
-    doc_id: int = Field(ge=0)
+    doc_id: StrictInt = Field(ge=0)
     filter: str = "none"
     doc_hash: Sha256
     prompt_hash: Sha256
@@ -270,6 +315,79 @@ class ItemRecord(Strict):
         return value
 
 
+# --- lm-eval output, as submitted ------------------------------------------------------------
+
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+MetricValue = float | StrictInt | str | None  # numbers; "N/A" where lm-eval has no stderr
+EPOCH_MAX = 4_102_444_800.0  # 2100-01-01: later evaluation dates are typos or forgeries
+
+
+class Loose(BaseModel):
+    """lm-eval writes many more fields than the suite reads: those are kept, unchecked."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=(), populate_by_name=True)
+
+
+class LmEvalCounts(Loose):
+    original: StrictInt = Field(ge=0, le=10**8)
+    effective: StrictInt = Field(ge=0, le=10**8)
+
+
+class LmEvalConfig(Loose):
+    model: str | None = Field(default=None, max_length=200)
+    model_args: str | dict[str, Any] | None = None
+    model_num_parameters: StrictInt | None = Field(default=None, ge=0, le=MAX_PARAMETERS)
+    model_dtype: str | None = Field(default=None, max_length=100)
+    model_revision: str | None = Field(default=None, max_length=200)
+    model_sha: str | None = Field(default=None, max_length=200)
+    batch_size: str | StrictInt | None = None
+    device: str | None = Field(default=None, max_length=100)
+    limit: float | StrictInt | None = Field(default=None, ge=0)
+    random_seed: Int64 | None = None
+    numpy_seed: Int64 | None = None
+    torch_seed: Int64 | None = None
+    fewshot_seed: Int64 | None = None
+
+    @field_validator("model_args")
+    @classmethod
+    def _short_args(cls, value: Any) -> Any:
+        if value is not None and len(json.dumps(value)) > 20_000:
+            raise ValueError("model_args longer than 20,000 characters")
+        return value
+
+
+class LmEvalResults(Loose):
+    """The fields of lm-eval's ``results_<time>.json`` the suite reads, typed and bounded."""
+
+    results: dict[str, dict[str, MetricValue | list | dict]]
+    configs: dict[str, dict[str, Any]]
+    versions: dict[str, str | float | StrictInt | None]
+    n_samples: dict[str, LmEvalCounts] = Field(alias="n-samples")
+    n_shot: dict[str, StrictInt | None] = Field(default_factory=dict, alias="n-shot")
+    config: LmEvalConfig
+    lm_eval_version: str = Field(max_length=100)
+    transformers_version: str | None = Field(default=None, max_length=100)
+    model_source: str | None = Field(default=None, max_length=200)
+    date: float | StrictInt | None = Field(default=None, ge=0, le=EPOCH_MAX)
+    chat_template: str | None = None
+    system_instruction: str | None = None
+    biobench: dict[str, Any] | None = None
+
+    @field_validator("results")
+    @classmethod
+    def _metric_values(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for task, scores in value.items():
+            for key, number in scores.items():
+                if "," not in key:
+                    continue
+                ok = number == "N/A" or (
+                    isinstance(number, int | float) and not isinstance(number, bool)
+                )
+                if not ok:
+                    raise ValueError(f"results[{task!r}][{key!r}] = {number!r} is not a number")
+        return value
+
+
 # --- evaluation requests ------------------------------------------------------------------------
 
 
@@ -280,26 +398,49 @@ class RequestStatus(StrEnum):
     FAILED = "FAILED"
 
 
+def check_model_ref(value: str) -> str:
+    """A model or adapter as a request names it: a hub id ``org/name``, or an absolute,
+    normalised local path (no ``.``/``..`` parts, no trailing slash, no control characters)."""
+    check_plain_text(value)
+    if value.startswith("/"):
+        if os.path.normpath(value) != value or "/../" in f"{value}/":
+            raise ValueError(
+                f"path {value!r} is not normalised; give the resolved absolute path "
+                f"({os.path.normpath(value)!r})"
+            )
+        return value
+    return check_model_id(value)
+
+
 class EvalRequest(Strict):
-    """A queued evaluation (``biobench request``), picked up by ``biobench worker``."""
+    """A queued evaluation (``biobench request``), picked up by ``biobench worker``.
+
+    Every field is a validated value, never an argument string: the worker builds lm-eval's
+    model arguments from them as a JSON object and names only suite tasks (``tasks/registry.py``).
+    """
 
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     request_id: str
-    model: str = Field(min_length=1, max_length=500, description="hub id or local path")
+    model: str = Field(min_length=1, max_length=500, description="hub id or resolved local path")
     model_id: str = Field(description="org/name the submission is stored under")
     revision: str = Field(default="main", min_length=1, max_length=100)
+    sha: str = Field(default="", pattern=r"^[0-9a-f]{0,64}$", description="resolved commit")
     precision: Precision
     peft_adapter: str | None = Field(default=None, max_length=500)
     allow_remote_code: bool = False
-    license: str = Field(min_length=1, max_length=100)
+    license: PlainText = Field(min_length=1, max_length=100)
     model_type: ModelType
-    base_model: str = ""
-    n_parameters: int | None = Field(default=None, ge=0)
-    architectures: list[str] = Field(default_factory=list)
+    base_model: PlainText = Field(default="", max_length=500)
+    n_parameters: int | None = Field(default=None, ge=0, le=MAX_PARAMETERS)
+    architectures: list[Annotated[PlainText, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
     tasks: str = Field(default="bio_qa", min_length=1, max_length=1000)
-    limit: int | None = Field(default=None, ge=1)
-    extra_args: list[str] = Field(default_factory=list, max_length=40)
-    submitter: str = Field(default="anonymous", min_length=1, max_length=100)
+    limit: int | None = Field(default=None, ge=1, le=10**7)
+    max_gen_toks: int | None = Field(
+        default=None, ge=1, le=8192, description="cap on generated tokens (smoke runs)"
+    )
+    submitter: PlainText = Field(default="anonymous", min_length=1, max_length=100)
     status: RequestStatus = RequestStatus.PENDING
     submitted_at: datetime
     started_at: datetime | None = None
@@ -313,6 +454,28 @@ class EvalRequest(Strict):
     @classmethod
     def _check_model_id(cls, value: str) -> str:
         return check_model_id(value)
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        return check_model_ref(value)
+
+    @field_validator("peft_adapter")
+    @classmethod
+    def _check_adapter(cls, value: str | None) -> str | None:
+        return None if value is None else check_model_ref(value)
+
+    @field_validator("revision")
+    @classmethod
+    def _check_revision(cls, value: str) -> str:
+        return check_revision(value)
+
+    @field_validator("tasks")
+    @classmethod
+    def _check_tasks(cls, value: str) -> str:
+        from tasks.registry import check_task_list
+
+        return ",".join(check_task_list(value))
 
     @field_validator("request_id")
     @classmethod

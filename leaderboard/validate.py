@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from leaderboard import items as itemlib
 from leaderboard import stats
+from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
 from leaderboard.schemas import (
     SCHEMA_VERSION,
     Adapter,
@@ -46,11 +47,13 @@ from leaderboard.schemas import (
     FileRef,
     Interval,
     ItemRecord,
+    LmEvalResults,
     ModelInfo,
     RunInfo,
     Submission,
     TaskResult,
     check_model_id,
+    check_plain_text,
     model_folder,
 )
 from leaderboard.suite import Suite, SuiteTask, load_suite
@@ -99,6 +102,7 @@ class Metadata:
     submitter: str | None = None
     notes: str | None = None
     run_id: str | None = None
+    trust_remote_code: bool | None = None  # declared: the model's repository code may run
 
     @classmethod
     def from_json(cls, path: Path) -> Metadata:
@@ -114,7 +118,14 @@ class Metadata:
             raise SubmissionError(
                 f"--meta {path}: unknown field(s) {unknown}; known fields: {sorted(known)}"
             )
-        return cls(**data)
+        try:
+            return TypeAdapter(cls).validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise SubmissionError(
+                f"{path.name}:$.{where}: {err['msg']} — fix the field in the --meta file"
+            ) from exc
 
     def updated(self, other: Metadata) -> Metadata:
         """These values, overridden by every field ``other`` sets."""
@@ -136,6 +147,7 @@ FLAGS = {
     ("model", "base_model"): "--base-model",
     ("model", "training_data"): "--training-data",
     ("submitter",): "--submitter",
+    ("notes",): "--notes",
     ("run_id",): "--run-id",
 }
 
@@ -151,48 +163,84 @@ class RunFile:
     samples: dict[str, Path]
 
 
-def _json_path_of_bad_number(obj: Any, path: str = "$") -> str | None:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return path
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            found = _json_path_of_bad_number(value, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(obj, list):
-        for i, value in enumerate(obj):
-            found = _json_path_of_bad_number(value, f"{path}[{i}]")
-            if found:
-                return found
+MAX_ENV_INFO_CHARS = 20_000  # pretty_env_info longer than this is stored truncated, with a note
+
+
+def rejected(file: Path | str, where: str, what: str, fix: str) -> SubmissionError:
+    """The one form of a rejection: ``<file>:<where>: <what> — <fix>``."""
+    name = Path(file).name if isinstance(file, Path) else file
+    return SubmissionError(f"{name}:{where}: {what} — {fix}")
+
+
+def _unsafe_value(obj: Any) -> tuple[str, str] | None:
+    """(JSON path, problem) of the first NaN/infinite number, or string or key holding NUL,
+    another control character or a lone surrogate (walked iteratively: deep nesting cannot
+    overflow the stack)."""
+    stack: list[tuple[str, Any]] = [("$", obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((f"{path}.{key}", key))
+                stack.append((f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            return path, f"{value} is NaN or infinite; NaN/Infinity are rejected"
+        elif isinstance(value, str):
+            try:
+                check_plain_text(value)
+            except ValueError as exc:
+                return path, str(exc)
     return None
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    out = "$"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
 
 
 def _read_results(path: Path) -> dict[str, Any]:
     size = path.stat().st_size
+    fix = "submit the results file lm-eval wrote, unmodified"
     if size > MAX_RESULTS_BYTES:
-        raise SubmissionError(
-            f"{path}: {size} bytes is more than the {MAX_RESULTS_BYTES} a results file may have"
-        )
-    text = path.read_text(encoding="utf-8")
+        raise rejected(path, "$", f"{size} bytes, more than the {MAX_RESULTS_BYTES} allowed", fix)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise rejected(path, f"byte {exc.start}", "not UTF-8", fix) from exc
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise rejected(path, "$", "JSON nested too deeply", fix) from exc
     except ValueError as exc:
-        raise SubmissionError(
-            f"{path}: not valid JSON ({exc}); submit lm-eval's file as written"
-        ) from exc
-    bad = _json_path_of_bad_number(data)
-    if bad:
-        raise SubmissionError(
-            f"{path}: {bad} is NaN or infinite; NaN/Infinity are rejected - rerun the evaluation "
-            "(with more than one document per task, so that standard errors exist)"
-        )
+        raise rejected(path, "$", f"not valid JSON ({exc})", fix) from exc
     if not isinstance(data, dict):
-        raise SubmissionError(f"{path}: expected lm-eval's results object")
+        raise rejected(path, "$", "expected lm-eval's results object", fix)
     for key in ("results", "configs", "versions", "n-samples", "config", "lm_eval_version"):
         if key not in data:
-            raise SubmissionError(
-                f"{path}: field {key!r} is missing; is this an lm-eval results file?"
-            )
+            raise rejected(path, f"$.{key}", "missing; is this an lm-eval results file?", fix)
+    bad = _unsafe_value(data)
+    if bad:
+        if "NaN" in bad[1]:
+            fix = "rerun the evaluation with more than one document per task (no NaN stderr)"
+        raise rejected(path, bad[0], bad[1], fix)
+    try:
+        LmEvalResults.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        value = err.get("input")
+        got = "" if isinstance(value, dict | list) else f" (got {str(value)[:80]!r})"
+        raise rejected(path, _loc(err["loc"]), f"{err['msg']}{got}", fix) from exc
+    env_info = data.get("pretty_env_info")
+    if isinstance(env_info, str) and len(env_info) > MAX_ENV_INFO_CHARS:
+        data["pretty_env_info"] = (
+            env_info[:MAX_ENV_INFO_CHARS]
+            + f"\n[truncated by biobench submit: {len(env_info)} characters in all]"
+        )
     return data
 
 
@@ -321,16 +369,28 @@ def _metric_keys(scores: dict[str, Any]) -> list[str]:
     return [k for k in scores if "," in k and "_stderr" not in k]
 
 
-def _read_items(leaf: str, path: Path, output_type: str, check: DataCheck) -> list[ItemRecord]:
+def _read_items(
+    leaf: str,
+    path: Path,
+    output_type: str,
+    check: DataCheck,
+    rescorer: TaskRescorer,
+    max_lines: int,
+) -> list[ItemRecord]:
+    """Item records of a samples file, streamed line by line; each one re-scored by the suite."""
     out: list[ItemRecord] = []
     try:
         for number, sample in itemlib.read_jsonl(path):
+            if len(out) >= max_lines:
+                raise SubmissionError(
+                    f"{path.name}:line {number}: more samples than the results' n-samples allow "
+                    f"({max_lines}) — submit the samples file of the same run"
+                )
             where = f"{path.name} line {number}"
             item = itemlib.item_from_sample(leaf, sample, output_type, where)
             check.check_doc(item.doc_id, sample.get("doc"), where)
+            rescorer.check(sample, where)
             out.append(item)
-            if len(out) > MAX_ITEMS:
-                raise SubmissionError(f"{path}: more than {MAX_ITEMS} samples")
     except itemlib.ItemError as exc:
         raise SubmissionError(f"task {leaf}: {exc}") from exc
     return out
@@ -440,7 +500,9 @@ def _provenance(
     )
 
 
-def check_task(leaf: str, run: RunFile, suite: Suite, biobench: dict[str, Any]) -> CheckedTask:
+def check_task(
+    leaf: str, run: RunFile, suite: Suite, biobench: dict[str, Any], task: Any
+) -> CheckedTask:
     """All checks of one leaf task of a results file (see the module docstring)."""
     data = run.data
     spec, suite_task = _suite_task(leaf, run, suite)
@@ -451,9 +513,13 @@ def check_task(leaf: str, run: RunFile, suite: Suite, biobench: dict[str, Any]) 
             "are required - rerun with --log_samples (biobench eval turns it on)"
         )
     check = data_check(leaf)
-    items = _read_items(leaf, samples, suite_task.output_type, check)
-    groups = itemlib.by_filter(items)
     n_effective = int((data["n-samples"].get(leaf) or {}).get("effective", 0))
+    n_filters = max(1, len(data["configs"].get(leaf, {}).get("filter_list") or []))
+    rescorer = TaskRescorer(leaf, task, PromptPolicy.of_results(data, leaf))
+    items = _read_items(
+        leaf, samples, suite_task.output_type, check, rescorer, n_effective * n_filters
+    )
+    groups = itemlib.by_filter(items)
     doc_ids = _check_coverage(groups, n_effective, samples)
     scores = data["results"].get(leaf, {})
     metrics = _recompute_all(leaf, scores, groups, suite_task, f"{run.path.name}, {samples.name}")
@@ -627,9 +693,31 @@ def _same_model(runs: Sequence[RunFile]) -> None:
             )
 
 
-def _check_runs(runs: Sequence[RunFile], suite: Suite) -> dict[str, CheckedTask]:
+def _suite_tasks(runs: Sequence[RunFile], tasks_dir: Path) -> dict[str, Any]:
+    """The suite's lm-eval Task objects of every leaf in the runs (after the version check)."""
+    leaves = sorted({leaf for run in runs for leaf in run.data["configs"]})
+    for leaf in leaves:
+        if registry.spec_of_leaf(leaf) is None:
+            known = ", ".join(s.name for s in registry.TASKS)
+            raise SubmissionError(
+                f"task {leaf!r} is not part of the BioInstruct Bench suite; submit only suite "
+                f"tasks ({known})"
+            )
+    try:
+        return build_tasks(leaves, tasks_dir)
+    except Exception as exc:  # noqa: BLE001 - the loaders' own errors, reported below
+        for leaf in leaves:
+            data_check(leaf)  # missing canonical records: the clear "how to get the data" error
+        raise SubmissionError(
+            f"could not build the suite's tasks {leaves} to re-score the submission ({exc}); "
+            "make the suite's test data available (BIOBENCH_DATA_DIR) and retry"
+        ) from exc
+
+
+def _check_runs(runs: Sequence[RunFile], suite: Suite, tasks_dir: Path) -> dict[str, CheckedTask]:
     checked: dict[str, CheckedTask] = {}
     owner: dict[str, Path] = {}
+    built: dict[str, Any] | None = None
     for run in runs:
         biobench = run.data.get("biobench") or {}
         if biobench and biobench.get("suite_version") != registry.SUITE_VERSION:
@@ -642,14 +730,22 @@ def _check_runs(runs: Sequence[RunFile], suite: Suite) -> dict[str, CheckedTask]
                 raise SubmissionError(
                     f"task {leaf} is in both {owner[leaf]} and {run.path}; submit one run per task"
                 )
-            checked[leaf] = check_task(leaf, run, suite, biobench)
+            _suite_task(leaf, run, suite)  # the version, before anything is loaded
+            if built is None:
+                built = _suite_tasks(runs, tasks_dir)
+            checked[leaf] = check_task(leaf, run, suite, biobench, built[leaf])
             owner[leaf] = run.path
     if not checked:
         raise SubmissionError("the results files contain no tasks")
     return checked
 
 
-def _model_info(merged: Metadata) -> ModelInfo:
+def _uses_remote_code(config: dict[str, Any]) -> bool:
+    value = _model_args(config).get("trust_remote_code")
+    return value is True or str(value).strip().lower() in {"true", "1", "yes"}
+
+
+def _model_info(merged: Metadata, remote_code: bool = False) -> ModelInfo:
     adapter = (
         Adapter(id=merged.adapter, revision=merged.adapter_revision or "")
         if merged.adapter
@@ -668,6 +764,7 @@ def _model_info(merged: Metadata) -> ModelInfo:
             model_type=merged.model_type,
             training_data=merged.training_data,
             contamination_notes=merged.contamination_notes or "",
+            trust_remote_code=remote_code,
         )
     except ValidationError as exc:
         raise SubmissionError(_explain_model(exc)) from exc
@@ -713,7 +810,7 @@ def prepare(
     runs = find_runs(paths)
     _same_model(runs)
     suite = load_suite(tasks_dir)
-    checked = _check_runs(runs, suite)
+    checked = _check_runs(runs, suite, tasks_dir or registry.TASKS_DIR)
     groups = check_groups(runs, checked, suite)
     config = runs[0].data["config"]
     merged = derived_metadata(config).updated(meta or Metadata())
@@ -723,7 +820,15 @@ def prepare(
             f"cannot tell the model id from the run (pretrained={pretrained!r}); "
             "pass --model-id org/name"
         )
-    model = _model_info(merged)
+    remote_code = _uses_remote_code(config)
+    if remote_code and not merged.trust_remote_code:
+        raise SubmissionError(
+            f"{runs[0].path.name}:$.config.model_args.trust_remote_code: the run loaded the model "
+            "with trust_remote_code=True, so code from the model repository ran — declare it with "
+            "--declare-remote-code (or trust_remote_code: true in --meta) after reviewing that "
+            "code, or rerun without it"
+        )
+    model = _model_info(merged, remote_code)
     items = sorted(
         (it for task in checked.values() for it in task.items),
         key=lambda it: (it.task, it.filter, it.doc_id),

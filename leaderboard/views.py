@@ -565,12 +565,16 @@ def reproduce_command(sub) -> str:
         args = {}
     if not isinstance(args, dict):
         args = {}
-    args = {k: v for k, v in args.items() if k not in ("pretrained", "revision", "peft")}
+    hidden = ("pretrained", "revision", "peft", "trust_remote_code")
+    args = {k: v for k, v in args.items() if k not in hidden}
+    remote_code = bool(getattr(sub.model, "trust_remote_code", False))
     pretrained = sub.model.base_model if sub.model.adapter else sub.model.id
     parts = [f"pretrained={pretrained}", f"revision={sub.model.revision}"]
     if sub.model.adapter:
         parts.append(f"peft={sub.model.adapter.id}")
     parts += [f"{k}={v}" for k, v in sorted(args.items())]
+    if remote_code:  # only when the submitter declared it, and never without saying so
+        parts.append("trust_remote_code=True")
     spec_names = {t.name for t in registry.TASKS}
     leaves = [t.task for t in sub.tasks if not t.is_detail and t.task in spec_names]
     shots = sorted({t.n_shot for t in sub.tasks})
@@ -586,7 +590,16 @@ def reproduce_command(sub) -> str:
         "--license", sub.model.license, "--model-type", str(sub.model.model_type),
         "--store", "submissions-reproduced",
     ]  # fmt: skip
-    return "\n".join(" ".join(shlex.quote(p) for p in cmd) for cmd in (eval_cmd, submit_cmd))
+    if remote_code:
+        submit_cmd.append("--declare-remote-code")
+    lines = [" ".join(shlex.quote(p) for p in cmd) for cmd in (eval_cmd, submit_cmd)]
+    if remote_code:
+        lines.insert(
+            0,
+            "# this model runs code from its repository when it loads (trust_remote_code=True, "
+            "declared by the submitter): review that code before running these commands",
+        )
+    return "\n".join(lines)
 
 
 def model_page(sub) -> ModelPage:

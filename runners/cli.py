@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("runners.serve", "OpenAI-compatible server on 127.0.0.1 for a local model"),
     "judge": ("runners.judge", "LLM-judge scores for logged bio_gen generations"),
     "submit": ("runners.submit", "validate an lm-eval output folder and store it as a submission"),
+    "verify": ("runners.verify", "rerun a submission's model on a seeded sample of its items"),
     "request": ("runners.request", "queue a model for evaluation (PENDING request file)"),
     "worker": ("runners.worker", "evaluate queued requests and store their submissions"),
     "compare": ("runners.compare", "statistical comparison report of submissions"),
@@ -25,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("runners.finetune", "LoRA instruction tuning from a YAML config"),
     "ablation": ("runners.ablation", "per-category LoRA ablation and transfer matrix"),
     "demo": ("runners.demo", "the end-to-end demo (what `make demo` runs)"),
+    "lm-eval-tasks": (
+        "runners.lm_eval_tasks",
+        "install|uninstall|status: plain `lm_eval --tasks bio_qa` without --include_path",
+    ),
 }
 
 

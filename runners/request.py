@@ -37,8 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--license", help="model license, when the model does not declare one")
     parser.add_argument("--model-type", dest="model_type", choices=[t.value for t in ModelType])
     parser.add_argument("--model-id", dest="model_id", help="org/name to list a local model under")
-    parser.add_argument("--tasks", default="bio_qa", help="tasks or groups to evaluate")
+    parser.add_argument(
+        "--tasks", default="bio_qa", help="suite tasks or groups (names only), e.g. bio_qa,bio_ie"
+    )
     parser.add_argument("--limit", type=int, help="documents per task (smoke runs only)")
+    parser.add_argument(
+        "--max-gen-toks", dest="max_gen_toks", type=int, help="cap generated tokens (smoke runs)"
+    )
     parser.add_argument("--submitter", default="anonymous")
     parser.add_argument("--store", type=Path, help="submissions root (default: submissions/)")
     parser.add_argument("--list", action="store_true", help="print the queue and exit")
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{req.status:<8} {req.model_id:<45} {req.request_id}  {req.submission_id or last_error[0]}"
             )
+        for path, why in queue.rejected():
+            print(f"{'REJECTED':<8} {path.parent.name + '/' + path.stem:<45} {why}")
         return 0
     if not args.model or not args.model_type:
         parser.error("a model and --model-type are required")
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             model_id=args.model_id,
             tasks=args.tasks,
             limit=args.limit,
+            max_gen_toks=args.max_gen_toks,
             submitter=args.submitter,
         )
         path = queue.add(request)

@@ -51,6 +51,13 @@ def add_metadata_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--submitter", help="who submits (default: anonymous)")
     group.add_argument("--notes", help="free-text notes shown with the submission")
     group.add_argument("--run-id", dest="run_id", help="run folder name (default: time + hash)")
+    group.add_argument(
+        "--declare-remote-code",
+        dest="trust_remote_code",
+        action="store_true",
+        default=None,
+        help="the run used trust_remote_code=True and you reviewed the model's code",
+    )
     group.add_argument("--replace", action="store_true", help="replace a duplicate submission")
     group.add_argument("--store", type=Path, help="submissions root (default: submissions/)")
 
@@ -75,6 +82,7 @@ def metadata_from_args(args: argparse.Namespace):
         submitter=args.submitter,
         notes=args.notes,
         run_id=args.run_id,
+        trust_remote_code=args.trust_remote_code,
     )
     return base.updated(flags)
 

@@ -13,6 +13,7 @@ folder is complete is not run again, so a killed worker's request resumes where 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -26,6 +27,7 @@ from leaderboard.requests import RequestQueue
 from leaderboard.schemas import EvalRequest, Precision
 from leaderboard.store import Store
 from leaderboard.validate import Metadata, SubmissionError, prepare
+from tasks import registry
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +39,43 @@ class WorkerError(RuntimeError):
     pass
 
 
-def model_args(req: EvalRequest) -> str:
-    parts = [f"pretrained={req.model}"]
-    if not Path(req.model).expanduser().exists():
-        parts.append(f"revision={req.revision}")
+def model_args(req: EvalRequest) -> dict[str, object]:
+    """lm-eval's ``hf`` model arguments as a structured value (passed to lm-eval as one JSON
+    object, so no field of a request can add arguments: a folder named ``m,trust_remote_code=True``
+    stays one path)."""
+    args: dict[str, object] = {"pretrained": req.model}
+    if not req.model.startswith("/"):
+        args["revision"] = req.sha or req.revision
     precision = Precision(req.precision)
     if precision in (Precision.FLOAT32, Precision.FLOAT16, Precision.BFLOAT16):
-        parts.append(f"dtype={precision.value}")
+        args["dtype"] = precision.value
     elif precision is Precision.INT8:
-        parts.append("load_in_8bit=True")
+        args["load_in_8bit"] = True
     elif precision is Precision.INT4:
-        parts.append("load_in_4bit=True")
+        args["load_in_4bit"] = True
     else:
         raise WorkerError(f"precision {precision} cannot be evaluated with the hf model")
     if req.peft_adapter:
-        parts.append(f"peft={req.peft_adapter}")
+        args["peft"] = req.peft_adapter
     if req.allow_remote_code:
-        parts.append("trust_remote_code=True")
-    return ",".join(parts)
+        args["trust_remote_code"] = True
+    return args
+
+
+def eval_command(req: EvalRequest, task: str, out: Path) -> list[str]:
+    """The ``biobench eval`` command of one task of a request: validated values only."""
+    if task not in registry.suite_names():
+        raise WorkerError(f"task {task!r} is not a suite task or group; refusing to run it")
+    cmd = [
+        sys.executable, "-m", "runners.cli", "eval", "--model", "hf",
+        "--model_args", json.dumps(model_args(req), sort_keys=True),
+        "--tasks", task, "--output_path", str(out),
+    ]  # fmt: skip
+    if req.limit:
+        cmd += ["--limit", str(int(req.limit))]
+    if req.max_gen_toks:
+        cmd += ["--gen_kwargs", f"max_gen_toks={int(req.max_gen_toks)}"]
+    return cmd
 
 
 def _tail(path: Path) -> str:
@@ -73,13 +94,7 @@ def run_eval(req: EvalRequest, task: str, out: Path, env: dict[str, str] | None 
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    cmd = [
-        sys.executable, "-m", "runners.cli", "eval", "--model", "hf",
-        "--model_args", model_args(req), "--tasks", task, "--output_path", str(partial),
-    ]  # fmt: skip
-    if req.limit:
-        cmd += ["--limit", str(req.limit)]
-    cmd += req.extra_args
+    cmd = eval_command(req, task, partial)
     log_path = partial / "eval.log"
     log.info("%s: running %s", req.request_id, " ".join(cmd))
     with open(log_path, "w", encoding="utf-8") as handle:
@@ -97,7 +112,7 @@ def process(
 ) -> str:
     """Evaluate one request and store its submission; returns the submission id."""
     outputs = []
-    for task in [t.strip() for t in req.tasks.split(",") if t.strip()]:
+    for task in registry.check_task_list(req.tasks):
         outputs.append(run_eval(req, task, work_dir / req.request_id / task, env))
     meta = Metadata(
         model_id=req.model_id,
@@ -109,6 +124,7 @@ def process(
         adapter=req.peft_adapter,
         n_parameters=req.n_parameters,
         submitter=req.submitter,
+        trust_remote_code=req.allow_remote_code,
         notes=f"evaluated by biobench worker from request {req.request_id}",
     )
     prepared = prepare(outputs, meta)

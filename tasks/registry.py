@@ -191,6 +191,30 @@ def task(name: str) -> TaskSpec:
     raise KeyError(f"unknown task {name!r}; known: {', '.join(s.name for s in TASKS)}")
 
 
+def suite_names() -> frozenset[str]:
+    """Every name ``lm_eval --tasks`` may be given for the suite: tasks, their per-subset
+    breakdowns and breakdown groups, and the groups."""
+    names = {g.name for g in GROUPS}
+    for spec in TASKS:
+        names.update(spec.leaves)
+        if spec.detail_group:
+            names.add(spec.detail_group)
+    return frozenset(names)
+
+
+def check_task_list(value: str) -> list[str]:
+    """A comma-separated list of suite task or group names (nothing else: no paths, no YAML)."""
+    names = [part.strip() for part in value.split(",")]
+    known = suite_names()
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise ValueError(
+            f"tasks {unknown or value!r} are not suite tasks or groups; name only tasks and "
+            f"groups of tasks/registry.py, e.g. 'bio_qa' or 'bio_pubmedqa,bio_medqa'"
+        )
+    return names
+
+
 def spec_of_leaf(leaf: str) -> TaskSpec | None:
     """The registry entry a leaf lm-eval task belongs to (itself, or its group)."""
     for spec in TASKS:

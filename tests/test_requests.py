@@ -163,7 +163,7 @@ def test_worker_evaluates_stores_and_finishes_a_request(model, tmp_path, monkeyp
             model,
             tasks="bio_pubmedqa,bio_meqsum",
             limit=2,
-            extra_args=["--gen_kwargs", "max_gen_toks=8"],
+            max_gen_toks=8,
         )
     )
     processed = worker.work(store, tmp_path / "work", until_empty=True, env=env())
