@@ -12,7 +12,11 @@ For every pair of submissions (A, B) and every task both evaluated:
 * per registry group (QA, IE, GEN ...): the unweighted mean over the group's tasks both
   evaluated, its paired-bootstrap CI and p-value (tasks resampled independently);
 * Holm and Benjamini-Hochberg adjustments across all task-level tests of the report (the
-  family), and separately across the group-level tests.
+  family), and separately across the group-level tests;
+* each side's stored constant-answer baselines (``TaskResult.baselines``,
+  :mod:`leaderboard.baselines`) with the scores, and per task test whether A, B or both are at
+  a constant baseline: a difference between two runs that both are is marked
+  ``both_at_baseline`` (it compares two ways of answering one option, not two abilities).
 
 Tasks are matched by name (``match="task"``) or by dataset (``match="dataset"``: e.g. the
 log-likelihood ``bio_pubmedqa`` of A against the generative ``bio_pubmedqa_gen`` of B).
@@ -213,7 +217,42 @@ def compare(
         tests += task_tests
         tests += _group_tests(a, b, task_reps, settings)
     _correct(tests, settings)
+    for a, b in pairs:
+        both = [
+            t
+            for t in tests
+            if t.kind == "task"
+            and t.both_at_baseline
+            and (t.a, t.b) == (a.submission.submission_id, b.submission.submission_id)
+        ]
+        if both:
+            notes.append(
+                f"{a.label} vs {b.label}: both at a constant-answer baseline on {len(both)} "
+                "task(s), so their difference there compares two ways of answering (nearly) "
+                "one option, not two abilities: " + ", ".join(t.column for t in both)
+            )
     for lo in loaded:
+        flagged = [
+            c.spec.name
+            for c in lo.columns.values()
+            if (b := lo.submission.task(c.spec.name).baselines) is not None and b.at_baseline
+        ]
+        if flagged:
+            notes.append(
+                f"{lo.label}: at a constant-answer baseline (not distinguishable from always "
+                f"giving its most frequent answer, p >= 0.05) on {len(flagged)} task(s): "
+                + ", ".join(flagged)
+            )
+        missing = [
+            c.spec.name
+            for c in lo.columns.values()
+            if lo.submission.task(c.spec.name).baselines is None
+        ]
+        if missing:
+            notes.append(
+                f"{lo.label}: no constant-answer baselines stored for {len(missing)} task(s) "
+                "(biobench baselines adds them)"
+            )
         sources = {t.data.source for t in lo.submission.tasks}
         if "sample" in sources:
             notes.append(
@@ -264,6 +303,7 @@ def _score_estimates(loaded: list[Loaded], settings: StatsSettings) -> list[Scor
                     ci_high=high,
                     n_items=len(col.items),
                     complete=lo.submission.task(col.spec.name).data.complete,
+                    baselines=lo.submission.task(col.spec.name).baselines,
                 )
             )
         for group in registry.GROUPS:
@@ -324,6 +364,16 @@ def _compare_column(
     disc = None
     if result.discordant is not None:
         disc = (int(result.discordant[0][0]), int(result.discordant[1][0]))
+    diff_reps = result.replicates[:, 0] - result.replicates[:, 1]
+    reason = ""
+    if n < settings.min_paired:
+        reason = f"too few items (n={n} < {settings.min_paired})"
+    elif stats.degenerate(diff_reps):
+        reason = f"degenerate bootstrap ({np.unique(np.round(diff_reps, 12)).size} distinct values)"
+    flag_a, flag_b = _at_baseline(a, ca), _at_baseline(b, cb)
+    bca = (None, None)
+    if n < settings.bca_below:
+        bca = stats.bca_diff_interval(num, den, settings.ci_level, seed=settings.seed)
     test = PairedTest(
         kind="task",
         column=ca.spec.name,
@@ -351,8 +401,20 @@ def _compare_column(
         n_clusters=result.n_clusters,
         mde=float(result.mde[0]),
         discordant=disc,
+        ci_bca_low=bca[0],
+        ci_bca_high=bca[1],
+        supported=not reason,
+        unsupported_reason=reason,
+        at_baseline_a=flag_a,
+        at_baseline_b=flag_b,
+        both_at_baseline=bool(flag_a and flag_b),
     )
-    return test, result.replicates[:, 0] - result.replicates[:, 1]
+    return test, diff_reps
+
+
+def _at_baseline(lo: Loaded, col: Column) -> bool | None:
+    stored = lo.submission.task(col.spec.name).baselines
+    return stored.at_baseline if stored is not None else None
 
 
 def _group_tests(
@@ -367,6 +429,12 @@ def _group_tests(
         reps = np.mean([r for _, r in members], axis=0)
         diff = float(np.mean([t.diff for t, _ in members]))
         low, high = _interval(reps, settings.ci_level)
+        n_group = sum(t.n_paired for t, _ in members)
+        reason = ""
+        if n_group < settings.min_paired:
+            reason = f"too few items (n={n_group} < {settings.min_paired})"
+        elif stats.degenerate(reps):
+            reason = "degenerate bootstrap"
         p_boot = float(stats.bootstrap_p(reps[:, None], np.array([diff]))[0])
         se = float(np.sqrt(np.sum([t.se_iid**2 for t, _ in members])) / len(members))
         out.append(
@@ -392,6 +460,8 @@ def _group_tests(
                 p_value=p_boot,
                 se_iid=se,
                 mde=float(stats.mde(se, settings.alpha, settings.power)),
+                supported=not reason,
+                unsupported_reason=reason,
             )
         )
     return out
@@ -408,4 +478,4 @@ def _correct(tests: list[PairedTest], settings: StatsSettings) -> None:
         for test, ph, pb in zip(family, holm, bh, strict=True):
             test.p_holm = float(ph)
             test.p_bh = float(pb)
-            test.significant = bool(ph < settings.alpha)
+            test.significant = bool(ph < settings.alpha) and test.supported

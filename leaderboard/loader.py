@@ -4,9 +4,18 @@
 
 * ``submissions`` — one row per stored submission (model metadata, run settings);
 * ``scores`` — tidy, one row per submission x task x metric: reproduced rows (from
-  ``submission.json``, with the primary metric's 95% CI) and reported reference rows (from
+  ``submission.json``, with the primary metric's 95% CI and, where stored, its constant-answer
+  baselines: :data:`BASELINE_COLUMNS`) and reported reference rows (from
   ``submissions/reference/*.json``, ``status == "reported"``, value as a fraction, no CI);
 * ``problems`` — (file, message) for every file that could not be read; the rest still loads.
+
+Each file is isolated: it is parsed, its rows are built and converted to the tables' fixed
+Arrow schemas (:data:`SUBMISSION_SCHEMA`, :data:`SCORE_SCHEMA`) on their own, and any failure
+(unreadable, not UTF-8, invalid JSON, schema errors, integers beyond 64 bits, text Arrow cannot
+encode, ...) makes that one file a ``problems`` entry, logged once, instead of an error for the
+whole board. The tables written to the cache are the concatenation of those checked pieces, so
+writing them cannot fail on data either; a cache that cannot be written (disk full, read-only)
+is only logged.
 
 ``load_items(ids)`` -> one row per item x metric of the named submissions (for comparisons).
 
@@ -19,23 +28,27 @@ re-read. The report (``biobench compare``) and the Streamlit leaderboard share t
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from leaderboard import items as itemlib
-from leaderboard.schemas import ReferenceFile, Submission
+from leaderboard.schemas import ReferenceFile, Submission, TaskResult
 from leaderboard.store import SUBMISSION_FILE, Store
 from tasks import registry
 
 log = logging.getLogger(__name__)
 
-LOADER_VERSION = "1"  # bump when the tables' shape changes (invalidates caches)
+LOADER_VERSION = "3"  # bump when the tables' shape changes (invalidates caches)
 REFERENCE_DIR = "reference"
 CACHE_ENV = "BIOBENCH_CACHE_DIR"
 
@@ -50,11 +63,45 @@ SCORE_COLUMNS = [
     "is_detail", "metric", "primary", "value", "ci_low", "ci_high", "stderr", "n_items",
     "n_total", "complete", "data_source", "version", "n_shot", "higher_is_better",
     "benchmark", "source", "source_url", "setup", "shots", "fine_tuned_per_task",
+    "baseline_majority", "baseline_majority_answer", "baseline_first", "baseline_random",
+    "top_answer", "top_share", "baseline_p", "at_baseline", "baseline_note",
 ]  # fmt: skip
 ITEM_COLUMNS = [
     "submission_id", "task", "column", "filter", "doc_id", "doc_hash", "prompt_hash",
     "target_hash", "cluster", "response", "choice", "metric", "value", "tp", "fp", "fn",
 ]  # fmt: skip
+PROBLEM_COLUMNS = ["file", "message"]
+
+_INT = {"n_parameters", "n_tasks", "n_items", "n_total", "n_shot", "shots", "doc_id", "choice",
+        "tp", "fp", "fn"}  # fmt: skip
+_FLOAT = {"limit", "value", "ci_low", "ci_high", "stderr", "baseline_majority", "baseline_first",
+          "baseline_random", "top_share", "baseline_p"}  # fmt: skip
+_BOOL = {"is_detail", "primary", "complete", "higher_is_better", "fine_tuned_per_task",
+         "at_baseline"}  # fmt: skip
+# Baseline columns of a score line (primary metric of a reproduced task; None elsewhere).
+BASELINE_COLUMNS = ("baseline_majority", "baseline_majority_answer", "baseline_first",
+                    "baseline_random", "top_answer", "top_share", "baseline_p", "at_baseline",
+                    "baseline_note")  # fmt: skip
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    def kind(name: str) -> pa.DataType:
+        if name in _INT:
+            return pa.int64()
+        if name in _FLOAT:
+            return pa.float64()
+        return pa.bool_() if name in _BOOL else pa.string()
+
+    return pa.schema([(name, kind(name)) for name in columns])
+
+
+# The tables' fixed Arrow schemas: every file's rows are converted to them on their own (a row
+# that does not fit is that file's problem), and the cache is written with them.
+SUBMISSION_SCHEMA = _schema(SUBMISSION_COLUMNS)
+SCORE_SCHEMA = _schema(SCORE_COLUMNS)
+ITEM_SCHEMA = _schema(ITEM_COLUMNS)
+PROBLEM_SCHEMA = _schema(PROBLEM_COLUMNS)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass
@@ -74,11 +121,23 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+def _write_parquet(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_cache(tables: dict[str, pa.Table], base: Path) -> None:
+    """Write the cache files; a cache that cannot be written is logged, never an error."""
+    try:
+        for name, table in tables.items():
+            _write_parquet(table, base / f"{name}.parquet")
+    except Exception as exc:  # noqa: BLE001 - the tables are already built; the cache is optional
+        log.warning("cannot write the leaderboard cache under %s: %s", base, _first_line(exc))
 
 
 def _read_parquet(path: Path) -> pd.DataFrame | None:
@@ -86,9 +145,70 @@ def _read_parquet(path: Path) -> pd.DataFrame | None:
         return None
     try:
         return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:  # a damaged cache file is rebuilt
-        log.warning("ignoring unreadable cache file %s: %s", path, exc)
+    except Exception as exc:  # noqa: BLE001 - a damaged cache file, of any kind, is rebuilt
+        log.warning("ignoring unreadable cache file %s: %s", path, _first_line(exc))
         return None
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """The pandas frame of a checked table (the same frame a cache hit reads back)."""
+    return table.to_pandas()
+
+
+def _arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Rows as a table of ``schema``; raises (OverflowError, ArrowInvalid, UnicodeEncodeError,
+    ...) when a value does not fit its column."""
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "$"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{exc.title}: {where}: {first.get('msg', '')}{more}"
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def _plain(text: str) -> str:
+    """``text`` as valid UTF-8 (lone surrogates, e.g. undecodable file-name bytes, escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _file_name(path: Path) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+# --- checking a file before its rows are built ------------------------------------------------
+
+_LONG_DIGITS = re.compile(rb"\d{19,}")  # no 64-bit integer has more than 19 digits
+
+
+def _out_of_range_int(obj: object) -> str | None:
+    """JSON path of the first integer outside the 64-bit range in ``obj``, else None."""
+    stack: list[tuple[object, str]] = [(obj, "$")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            stack += [(v, f"{where}.{k}") for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not INT64_MIN <= value <= INT64_MAX:
+                return where
+    return None
+
+
+def check_integers(data: bytes) -> None:
+    """Refuse a JSON document holding an integer beyond 64 bits (no table, chart or cache can
+    hold one): ValueError naming the field."""
+    if not _LONG_DIGITS.search(data):
+        return
+    where = _out_of_range_int(json.loads(data))
+    if where is not None:
+        raise ValueError(f"{where} is an integer beyond the 64-bit range")
 
 
 # --- building rows -----------------------------------------------------------------------------
@@ -106,6 +226,24 @@ def _spec_fields(column: str | None) -> dict:
         "category": str(spec.category),
         "variant": str(spec.variant),
         "higher_is_better": spec.higher_is_better,
+    }
+
+
+def baseline_fields(task: TaskResult | None) -> dict:
+    """The score line's baseline columns from a task's stored ``baselines`` (None: absent)."""
+    b = task.baselines if task is not None else None
+    if b is None:
+        return dict.fromkeys(BASELINE_COLUMNS)
+    return {
+        "baseline_majority": b.majority,
+        "baseline_majority_answer": b.majority_answer,
+        "baseline_first": b.first_option,
+        "baseline_random": b.random,
+        "top_answer": b.top_answer,
+        "top_share": b.top_share,
+        "baseline_p": b.p_value,
+        "at_baseline": b.at_baseline,
+        "baseline_note": b.note,
     }
 
 
@@ -166,6 +304,7 @@ def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:
                     "setup": "",
                     "shots": task.n_shot,
                     "fine_tuned_per_task": None,
+                    **baseline_fields(task if primary else None),
                 }
             )
     return meta, rows
@@ -203,6 +342,7 @@ def reference_rows(ref: ReferenceFile, stem: str) -> list[dict]:
                     "setup": ref.setup.description + (f" {score.note}" if score.note else ""),
                     "shots": ref.setup.shots,
                     "fine_tuned_per_task": ref.setup.fine_tuned_per_task,
+                    **baseline_fields(None),
                 }
             )
     return rows
@@ -220,26 +360,50 @@ def _inputs(root: Path) -> list[Path]:
     return files
 
 
-def _build(files: list[Path], root: Path) -> StoreTables:
-    metas, rows, problems = [], [], []
+def _load_file(path: Path, root: Path) -> tuple[pa.Table | None, pa.Table]:
+    """One file's checked rows: (its submission row or None for a reference file, its scores)."""
+    data = path.read_bytes()
+    check_integers(data)
+    if path.parent.name == REFERENCE_DIR and path.parent.parent == root:
+        ref = ReferenceFile.model_validate_json(data)
+        return None, _arrow(reference_rows(ref, path.stem), SCORE_SCHEMA)
+    meta, task_rows = submission_rows(Submission.model_validate_json(data), path.parent)
+    return _arrow([meta], SUBMISSION_SCHEMA), _arrow(task_rows, SCORE_SCHEMA)
+
+
+def _build_arrow(files: list[Path], root: Path) -> dict[str, pa.Table]:
+    """Every file's rows, each file on its own: one that fails in any way is one problem."""
+    metas, scores, problems = [], [], []
+    seen: set[str] = set()
     for path in files:
+        name = _file_name(path)
+        if name in seen:
+            continue
+        seen.add(name)
         try:
-            data = path.read_bytes()
-            if path.parent.name == REFERENCE_DIR and path.parent.parent == root:
-                rows += reference_rows(ReferenceFile.model_validate_json(data), path.stem)
-            else:
-                meta, task_rows = submission_rows(Submission.model_validate_json(data), path.parent)
-                metas.append(meta)
-                rows += task_rows
-        except (OSError, ValueError, ValidationError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            problems.append((str(path), f"cannot read {path.name}: {message}"))
-            log.warning("skipping %s: %s", path, message)
-    return StoreTables(
-        submissions=pd.DataFrame(metas, columns=SUBMISSION_COLUMNS),
-        scores=pd.DataFrame(rows, columns=SCORE_COLUMNS),
-        problems=problems,
-    )
+            meta, rows = _load_file(path, root)
+        except Exception as exc:  # noqa: BLE001 - one bad file never takes the board down
+            message = _plain(_first_line(exc))[:500]
+            problems.append({"file": name, "message": f"cannot read {path.name}: {message}"})
+            log.warning("skipping %s: %s", name, message)
+            continue
+        if meta is not None:
+            metas.append(meta)
+        scores.append(rows)
+    return {
+        "submissions": pa.concat_tables([SUBMISSION_SCHEMA.empty_table(), *metas]),
+        "scores": pa.concat_tables([SCORE_SCHEMA.empty_table(), *scores]),
+        "problems": _arrow(problems, PROBLEM_SCHEMA),
+    }
+
+
+def _tables(parts: dict[str, pd.DataFrame]) -> StoreTables:
+    problems = [(str(f), str(m)) for f, m in parts["problems"].itertuples(index=False, name=None)]
+    return StoreTables(parts["submissions"], parts["scores"], problems)
+
+
+def _build(files: list[Path], root: Path) -> StoreTables:
+    return _tables({k: _frame(t) for k, t in _build_arrow(files, root).items()})
 
 
 def load_tables(root: Path | None = None, *, cache: bool = True) -> StoreTables:
@@ -247,30 +411,25 @@ def load_tables(root: Path | None = None, *, cache: bool = True) -> StoreTables:
     root = Path(root) if root is not None else Store().root
     files = _inputs(root)
     digest = hashlib.sha256(LOADER_VERSION.encode())
-    for path in files:
+    for path in files:  # file names as bytes: a name need not be UTF-8
         try:
-            digest.update(f"{path.relative_to(root)}\0{_sha(path)}\n".encode())
+            digest.update(os.fsencode(path.relative_to(root)) + f"\0{_sha(path)}\n".encode())
         except OSError:
-            digest.update(f"{path}\0unreadable\n".encode())
+            digest.update(os.fsencode(path) + b"\0unreadable\n")
     key = digest.hexdigest()
     base = cache_root() / "tables" / key
+    names = ("submissions", "scores", "problems")
     if cache:
-        parts = [
-            _read_parquet(base / f"{n}.parquet") for n in ("submissions", "scores", "problems")
-        ]
-        if all(p is not None for p in parts):
-            subs, scores, probs = parts
-            return StoreTables(subs, scores, list(probs.itertuples(index=False, name=None)))
-    tables = _build(files, root)
+        parts = {n: _read_parquet(base / f"{n}.parquet") for n in names}
+        if all(p is not None for p in parts.values()):
+            return _tables(parts)
+    built = _build_arrow(files, root)
     if cache:
-        _write_parquet(tables.submissions, base / "submissions.parquet")
-        _write_parquet(tables.scores, base / "scores.parquet")
-        probs = pd.DataFrame(tables.problems, columns=["file", "message"])
-        _write_parquet(probs, base / "problems.parquet")
-    return tables
+        _write_cache(built, base)
+    return _tables({k: _frame(t) for k, t in built.items()})
 
 
-def item_rows(sub: Submission, records: list) -> pd.DataFrame:
+def _item_rows(sub: Submission, records: list) -> list[dict]:
     rows = []
     columns = {t.task: t.column for t in sub.tasks}
     for it in records:
@@ -293,7 +452,13 @@ def item_rows(sub: Submission, records: list) -> pd.DataFrame:
             )
         for name, c in it.counts.items():
             rows.append({**base, "metric": name, "value": None, "tp": c.tp, "fp": c.fp, "fn": c.fn})
-    return pd.DataFrame(rows, columns=ITEM_COLUMNS)
+    return rows
+
+
+def item_rows(sub: Submission, records: list) -> pd.DataFrame:
+    """Per-item rows (one per item x metric) of one submission, checked against
+    :data:`ITEM_SCHEMA` (raises when a value does not fit, e.g. an integer beyond 64 bits)."""
+    return _frame(_arrow(_item_rows(sub, records), ITEM_SCHEMA))
 
 
 class ItemsError(ValueError):
@@ -314,27 +479,62 @@ def read_items(root: Path, sub: Submission) -> list:
     return itemlib.parse_items(data, ref.name)
 
 
+def _load_item_table(store: Store, sid: str) -> tuple[Submission, pa.Table]:
+    data = (store.path_of(sid) / SUBMISSION_FILE).read_bytes()
+    check_integers(data)
+    sub = Submission.model_validate_json(data)
+    return sub, _arrow(_item_rows(sub, read_items(store.root, sub)), ITEM_SCHEMA)
+
+
 def load_items(
-    submission_ids: list[str], root: Path | None = None, *, cache: bool = True
+    submission_ids: list[str],
+    root: Path | None = None,
+    *,
+    cache: bool = True,
+    problems: list[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """Per-item rows (one per item x metric) of the named submissions."""
+    """Per-item rows (one per item x metric) of the named submissions.
+
+    A submission whose files cannot be read, or whose rows do not fit :data:`ITEM_SCHEMA`,
+    raises :class:`ItemsError` naming it; or, when a ``problems`` list is given, is skipped and
+    appended to it as (file, message), logged once. A cache that cannot be written is logged.
+    """
     root = Path(root) if root is not None else Store().root
     store = Store(root)
     frames = []
     for sid in submission_ids:
         sub_path = store.path_of(sid) / SUBMISSION_FILE
-        sub = Submission.model_validate_json(sub_path.read_bytes())
-        ref = next((f for f in sub.files if f.role == "items"), None)
-        key = f"{LOADER_VERSION}-{ref.sha256 if ref else 'none'}"
-        cached = cache_root() / "items" / f"{key}.parquet"
-        df = _read_parquet(cached) if cache else None
-        if df is None or (len(df) and df["submission_id"].iloc[0] != sid):
-            df = item_rows(sub, read_items(root, sub))
-            if cache:
-                _write_parquet(df, cached)
+        df, cached = None, None
+        if cache:
+            try:
+                sub = Submission.model_validate_json(sub_path.read_bytes())
+                ref = next((f for f in sub.files if f.role == "items"), None)
+                key = f"{LOADER_VERSION}-{ref.sha256 if ref else 'none'}"
+            except Exception:  # noqa: BLE001 - reported by the uncached read below
+                key = None
+            cached = cache_root() / "items" / f"{key}.parquet" if key else None
+            df = _read_parquet(cached) if cached else None
+            if df is not None and len(df) and df["submission_id"].iloc[0] != sid:
+                df = None
+        if df is None:
+            try:
+                _, table = _load_item_table(store, sid)
+            except Exception as exc:  # noqa: BLE001 - isolate each submission
+                name = _file_name(sub_path)
+                message = _plain(_first_line(exc))[:500]
+                if problems is None:
+                    if isinstance(exc, ItemsError):
+                        raise
+                    raise ItemsError(f"{name}: cannot load its items: {message}") from exc
+                problems.append((name, f"cannot load items of {sid}: {message}"))
+                log.warning("skipping the items of %s: %s", sid, message)
+                continue
+            if cached is not None:
+                _write_cache({cached.stem: table}, cached.parent)
+            df = _frame(table)
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=ITEM_COLUMNS)
+        return _frame(ITEM_SCHEMA.empty_table())
     return pd.concat(frames, ignore_index=True)
 
 

@@ -1,7 +1,10 @@
 """Render a :class:`~leaderboard.schemas.Comparison` as a self-contained HTML page or Markdown.
 
 Two figures (matplotlib, Agg): a forest plot of the paired differences with their CIs (filled
-markers: significant after Holm), and bars of each submission's group scores with 95% CIs. The
+markers: significant after Holm; grey: both runs at a constant-answer baseline), and bars of
+each submission's group scores with 95% CIs. Each run's constant-answer baselines (majority,
+first option, random, its most frequent answer) stand next to its scores, and a difference
+between two runs that are both at a constant baseline is marked "both at baseline". The
 HTML embeds them as base64 PNGs; the Markdown writes them next to itself. Every string that
 comes from a submission (model names, labels, notes) is escaped.
 """
@@ -22,7 +25,8 @@ color:#1f2328;padding:0 1rem}
 table{border-collapse:collapse;margin:1rem 0;font-size:.88rem}
 th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:right}
 th{background:#f6f8fa}td.l,th.l{text-align:left}
-tr.sig td{background:#eef8f0}.muted{color:#6e7781}img{max-width:100%}
+tr.sig td{background:#eef8f0}tr.base td{color:#6e7781;font-style:italic}
+.muted{color:#6e7781}img{max-width:100%}
 code{background:#f6f8fa;padding:0 .2rem}
 """
 
@@ -66,6 +70,8 @@ def forest_png(c: Comparison) -> bytes:
     ys = list(range(len(tests)))[::-1]
     for y, t in zip(ys, tests, strict=True):
         color = "#1f6feb" if t.kind == "task" else "#8250df"
+        if t.both_at_baseline:
+            color = "#8c959f"
         ax.plot([t.ci_low, t.ci_high], [y, y], color=color, lw=1.6)
         ax.plot(
             [t.diff],
@@ -79,7 +85,12 @@ def forest_png(c: Comparison) -> bytes:
     multi = len({(t.a, t.b) for t in tests}) > 1
     ax.set_yticks(ys)
     ax.set_yticklabels(
-        [_display(t.column) + (f"  ({_pair_name(c, t)})" if multi else "") for t in tests],
+        [
+            _display(t.column)
+            + (f"  ({_pair_name(c, t)})" if multi else "")
+            + ("  [both at baseline]" if t.both_at_baseline else "")
+            for t in tests
+        ],
         fontsize=8,
     )
     first = tests[0] if tests else None
@@ -87,7 +98,10 @@ def forest_png(c: Comparison) -> bytes:
         f": {_pair_name(c, first)}" if first is not None and not multi else ""
     )
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("difference in score (filled: significant after Holm)", fontsize=9)
+    ax.set_xlabel(
+        "difference in score (filled: significant after Holm; grey: both at a constant baseline)",
+        fontsize=9,
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _png(fig)
@@ -151,9 +165,25 @@ def _png(fig) -> bytes:
 # --- tables ------------------------------------------------------------------------------------
 
 TEST_HEADERS = [
-    "task", "pair", "metric", "n paired", "A", "B", "A − B", "95% CI", "p (bootstrap)", "test",
+    "task", "pair", "metric", "n paired", "A", "B", "A − B", "constant baseline", "95% CI",
+    "95% CI (BCa)",
+    "p (bootstrap)", "test",
     "p", "p Holm", "p BH", "SE (iid)", "SE (clustered)", "MDE 80%", "unpaired A/B/conflict",
 ]  # fmt: skip
+
+
+def baseline_mark(t: PairedTest) -> str:
+    """Which side of a task test is at a constant-answer baseline: ``both at baseline``,
+    ``A at baseline``, ``B at baseline``, or empty (neither, unknown, or a group test)."""
+    if t.kind != "task":
+        return ""
+    if t.both_at_baseline:
+        return "both at baseline"
+    if t.at_baseline_a:
+        return "A at baseline"
+    if t.at_baseline_b:
+        return "B at baseline"
+    return ""
 
 
 def _test_cells(c: Comparison, t: PairedTest) -> list[str]:
@@ -169,8 +199,10 @@ def _test_cells(c: Comparison, t: PairedTest) -> list[str]:
         _fmt(t.score_a),
         _fmt(t.score_b),
         f"{t.diff:+.3f}",
+        baseline_mark(t),
         f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}]",
-        _p(t.p_bootstrap),
+        f"[{t.ci_bca_low:+.3f}, {t.ci_bca_high:+.3f}]" if t.ci_bca_low is not None else "—",
+        _p(t.p_bootstrap) if t.supported else f"not reported: {t.unsupported_reason}",
         test,
         _p(t.p_value),
         _p(t.p_holm),
@@ -182,7 +214,27 @@ def _test_cells(c: Comparison, t: PairedTest) -> list[str]:
     ]
 
 
-SCORE_HEADERS = ["task / group", "submission", "metric", "score", "95% CI", "n items", "complete"]
+SCORE_HEADERS = [
+    "task / group", "submission", "metric", "score", "95% CI", "n items", "complete",
+    "majority", "first option", "random", "top answer (share)", "p vs top answer", "at baseline",
+]  # fmt: skip
+
+
+def _baseline_cells(b) -> list[str]:
+    if b is None:
+        return ["", "", "", "", "", ""]
+    if not b.applicable:
+        return ["n/a", "n/a", "n/a", f"(free text) ({b.top_share:.1%})", "", ""]
+    top = f"{b.top_answer} ({b.top_share:.1%})" if b.top_answer else ""
+    flag = "" if b.at_baseline is None else ("yes" if b.at_baseline else "no")
+    return [
+        _fmt(b.majority) + (f" ({b.majority_answer})" if b.majority_answer else ""),
+        _fmt(b.first_option),
+        _fmt(b.random),
+        top,
+        _p(b.p_value) + (f" ({b.test})" if b.test else ""),
+        flag,
+    ]
 
 
 def _score_cells(c: Comparison, s) -> list[str]:
@@ -194,6 +246,7 @@ def _score_cells(c: Comparison, s) -> list[str]:
         f"[{s.ci_low:.3f}, {s.ci_high:.3f}]",
         str(s.n_items),
         "yes" if s.complete else "no",
+        *_baseline_cells(s.baselines),
     ]
 
 
@@ -202,7 +255,11 @@ METHODS = [
     "({n} resamples, seed {seed}).",
     "Pairing: only items with the same doc_id, doc_hash and prompt_hash in both submissions; "
     "other items are counted (unpaired A/B/conflict), never paired.",
-    "Paired difference: paired bootstrap CI, two-sided p = (1 + #|d*−d| ≥ |d|)/(B + 1).",
+    "Paired difference: paired bootstrap CI, two-sided p = (1 + #|d*−d| ≥ |d|)/(B + 1); "
+    "below {bca} paired items also the BCa interval (scipy.stats.bootstrap). With fewer than "
+    "{min_paired} paired items, or a bootstrap distribution of fewer than 10 distinct values, "
+    "no bootstrap p is reported and no test is marked significant: the exact test's p stands "
+    "alone.",
     "Tests: McNemar's exact test for 0/1 metrics; otherwise an approximate randomisation test "
     "swapping the two systems' outputs per item ({p} permutations, exact when 2^n is smaller).",
     "Corrections: Holm and Benjamini–Hochberg across all task-level tests of this report; "
@@ -210,13 +267,31 @@ METHODS = [
     "separate family. Significant = Holm-adjusted p < {alpha}.",
     "SE: linearised standard error of the paired difference (i.i.d.; clustered CR1 when items "
     "carry a cluster id). MDE: (z_(1−α/2) + z_power)·SE at α = {alpha}, power = {power}.",
+    "Constant-answer baselines (stored with each submission, leaderboard/baselines.py), on each "
+    "run's own items and scored by the suite's task code: majority = the best constant answer "
+    "(accuracy: the most frequent gold option; F1: the constant with the highest micro F1), "
+    "first option = option 1 throughout, random = a uniform random option (expected accuracy; "
+    "for F1 the F1 of the expected summed counts); top answer = the run's most frequent answer "
+    "and its share of items. At baseline: a paired test of the run against always giving its "
+    "most frequent answer (McNemar exact for accuracy, approximate randomisation for F1) has "
+    "p ≥ 0.05. A task difference between two runs that are both at baseline is marked "
+    "'both at baseline' (greyed): it compares two ways of answering one option, not two "
+    "abilities. Free-text tasks (NER, HoC, generation) have no constant-answer baseline.",
 ]
 
 
 def _methods(c: Comparison) -> list[str]:
     s = c.settings
     return [
-        m.format(n=s.n_resamples, seed=s.seed, p=s.n_permutations, alpha=s.alpha, power=s.power)
+        m.format(
+            n=s.n_resamples,
+            seed=s.seed,
+            p=s.n_permutations,
+            alpha=s.alpha,
+            power=s.power,
+            bca=s.bca_below,
+            min_paired=s.min_paired,
+        )
         for m in METHODS
     ]
 
@@ -244,6 +319,12 @@ def _html_table(headers: list[str], rows: list[list[str]], classes: list[str] | 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _row_class(t: PairedTest) -> str:
+    return " ".join(
+        name for name, on in (("sig", t.significant), ("base", t.both_at_baseline)) if on
+    )
+
+
 def render_html(c: Comparison) -> str:
     forest = base64.b64encode(forest_png(c)).decode("ascii")
     bars = base64.b64encode(group_bars_png(c)).decode("ascii")
@@ -264,7 +345,7 @@ def render_html(c: Comparison) -> str:
         _html_table(
             TEST_HEADERS,
             [_test_cells(c, t) for t in task_tests],
-            ["sig" if t.significant else "" for t in task_tests],
+            [_row_class(t) for t in task_tests],
         ),
         "<h3>Per group</h3>",
         _html_table(

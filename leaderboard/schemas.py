@@ -176,6 +176,11 @@ class DataProvenance(Strict):
     n_logged: int = Field(ge=1, description="records evaluated and logged")
     limit: float | None = Field(default=None, description="lm-eval --limit, if any")
     complete: bool = Field(description="every record of the test split was evaluated")
+    subset: str = Field(
+        default="",
+        max_length=40,
+        description="full, lite-<n>-<version> (tasks/common/subsets.py), first-<n> or custom",
+    )
 
 
 class Interval(Strict):
@@ -185,6 +190,80 @@ class Interval(Strict):
     method: str = "percentile bootstrap over items"
     n_resamples: int = Field(ge=1)
     seed: int
+
+
+AnswerLabel = Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class TaskBaselines(Strict):
+    """Constant-answer baselines of one task on the items the run evaluated, the run's answer
+    distribution, and whether the run can be told apart from answering one option throughout
+    (``leaderboard/baselines.py``).
+
+    Classification tasks (multiple-choice QA, relation extraction; ``applicable``) are scored
+    with the suite's own scorer (``task.process_results``) for every constant answer, on the
+    run's doc ids: the generative variant of a dataset with the documents of its log-likelihood
+    sibling (``scored_with``). Free-text tasks (NER, HoC, ROUGE) have no constant-answer
+    baseline in this sense: ``note`` says what the empty answer scores instead, and only the
+    share of the most frequent response is kept (never its text).
+    """
+
+    applicable: bool = Field(description="a classification task with a constant-answer baseline")
+    method: PlainText = Field(max_length=2000, description="how every number below was computed")
+    note: PlainText = Field(default="", max_length=500)
+    metric: str = Field(max_length=40, description="the primary metric the numbers are in")
+    n_items: int = Field(ge=1, description="items of the run the numbers are computed on")
+    scored_with: str = Field(
+        default="", max_length=150, description="lm-eval task whose scorer gave the baselines"
+    )
+    scorer_version: str = Field(default="", max_length=40, description="that task's version")
+    majority: Unit | None = Field(
+        default=None,
+        description="best constant answer (accuracy: the most frequent gold option)",
+    )
+    majority_answer: AnswerLabel | None = None
+    first_option: Unit | None = Field(default=None, description="always the first option")
+    first_option_answer: AnswerLabel | None = None
+    random: Unit | None = Field(
+        default=None,
+        description="uniform random answer: expected accuracy (mean of 1/options), or the F1 "
+        "of the expected summed tp/fp/fn",
+    )
+    constants: dict[AnswerLabel, Unit] = Field(
+        default_factory=dict, max_length=40, description="score of each constant answer"
+    )
+    answers: dict[AnswerLabel, StrictInt] = Field(
+        default_factory=dict,
+        max_length=45,
+        description="the run's answers: option -> items ('[invalid]': no option extracted; "
+        "'[withheld]': a stored response withheld and its option not recoverable; "
+        "'[unresolved]': the stored counts fit several options)",
+    )
+    n_distinct: int = Field(ge=0, description="distinct answers (free text: distinct responses)")
+    top_answer: AnswerLabel | None = Field(
+        default=None, description="the most frequent answer (classification tasks only)"
+    )
+    top_share: Unit = Field(description="share of items given the most frequent answer")
+    tested_answer: AnswerLabel | None = Field(
+        default=None, description="the constant the run is tested against: its most frequent option"
+    )
+    tested_score: Unit | None = None
+    test: Literal["mcnemar", "permutation"] | None = None
+    p_value: Unit | None = Field(
+        default=None, description="paired two-sided test of the run against tested_answer"
+    )
+    at_baseline: bool | None = Field(
+        default=None,
+        description="true: the run is not distinguishable (p >= 0.05) from always giving its "
+        "most frequent answer",
+    )
+
+    @field_validator("answers")
+    @classmethod
+    def _counts(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 for n in value.values()):
+            raise ValueError("answer counts must be non-negative")
+        return value
 
 
 class TaskResult(Strict):
@@ -205,6 +284,9 @@ class TaskResult(Strict):
     n_items: int = Field(ge=1)
     n_clusters: int | None = Field(default=None, ge=1)
     data: DataProvenance
+    baselines: TaskBaselines | None = Field(
+        default=None, description="constant-answer baselines on the run's items (absent: older)"
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -535,6 +617,10 @@ class StatsSettings(Strict):
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     power: float = Field(default=0.8, gt=0.0, lt=1.0)
     ci_level: float = Field(default=0.95, gt=0.0, lt=1.0)
+    min_paired: int = Field(
+        default=10, ge=2, description="fewer paired items: no test is reported as significant"
+    )
+    bca_below: int = Field(default=200, ge=0, description="BCa intervals when n is below this")
 
 
 class ScoreEstimate(Strict):
@@ -548,6 +634,9 @@ class ScoreEstimate(Strict):
     ci_high: float
     n_items: int
     complete: bool = True
+    baselines: TaskBaselines | None = Field(
+        default=None, description="the task's stored constant-answer baselines (tasks only)"
+    )
 
 
 class PairedTest(Strict):
@@ -580,6 +669,22 @@ class PairedTest(Strict):
     n_clusters: int | None = None
     mde: float = Field(description="minimum detectable difference at the settings' power")
     discordant: tuple[int, int] | None = Field(default=None, description="McNemar (b, c)")
+    ci_bca_low: float | None = Field(default=None, description="BCa interval (small n)")
+    ci_bca_high: float | None = None
+    supported: bool = Field(
+        default=True,
+        description="false: too few paired items or a degenerate bootstrap; never significant",
+    )
+    unsupported_reason: str = ""
+    at_baseline_a: bool | None = Field(
+        default=None, description="A's score is at a constant-answer baseline (None: unknown)"
+    )
+    at_baseline_b: bool | None = None
+    both_at_baseline: bool = Field(
+        default=False,
+        description="both runs are at a constant-answer baseline: the difference is one between "
+        "two ways of answering (nearly) one option throughout, not between abilities",
+    )
 
 
 class Comparison(Strict):

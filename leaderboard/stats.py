@@ -534,6 +534,48 @@ def analyse_task(
     )
 
 
+def bca_diff_interval(
+    num: np.ndarray,
+    den: np.ndarray,
+    level: float = 0.95,
+    n_resamples: int = 9_999,
+    seed: int = 0,
+) -> tuple[float, float] | tuple[None, None]:
+    """BCa bootstrap interval (scipy) of score A - score B over paired items (ratio of sums;
+    ``num``/``den`` are (items, 2)). For small n, where percentile intervals are too narrow."""
+    from scipy.stats import bootstrap
+
+    def statistic(na, da, nb, db, axis=-1):
+        return ratio(na.sum(axis), da.sum(axis)) - ratio(nb.sum(axis), db.sum(axis))
+
+    data = (num[:, 0], den[:, 0], num[:, 1], den[:, 1])
+    d = float(statistic(*data))
+    for_each = num[:, 0] / np.where(den[:, 0] > 0, den[:, 0], 1)
+    other = num[:, 1] / np.where(den[:, 1] > 0, den[:, 1], 1)
+    if np.unique(for_each - other).size == 1 and np.unique(den).size == 1:
+        return d, d  # every item differs by the same amount: every resample gives d
+    res = bootstrap(
+        data,
+        statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="BCa",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = (float(x) for x in res.confidence_interval)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None, None  # scipy found the resampling distribution degenerate
+    return low, high
+
+
+def degenerate(replicates: np.ndarray, min_distinct: int = 10) -> bool:
+    """Whether a bootstrap distribution is too coarse to give a p-value (fewer than
+    ``min_distinct`` distinct replicate values, e.g. three items)."""
+    return int(np.unique(np.round(replicates, 12)).size) < min_distinct
+
+
 def score_interval(
     num: np.ndarray,
     den: np.ndarray,

@@ -15,15 +15,22 @@ Writes (under an exclusive ``flock`` on ``<root>/.lock``, so concurrent submits 
 5. trash and journal are removed.
 
 A process killed at any step leaves a journal; the next write (or :meth:`Store.recover`) rolls
-it forward if step 4 happened and back otherwise. Readers ignore every name starting with ``.``.
-So the store holds either the complete new submission or the old state, never a partial one.
+it forward if step 4 happened and back otherwise. Readers ignore every name starting with ``.``,
+and never need a writer to come by: every read (:meth:`Store.submission_dirs`, :meth:`Store.ids`,
+:meth:`Store.path_of`) first repairs interrupted writes itself when no writer holds the lock
+(:meth:`Store.repair`), and where it cannot (a writer is at work, or the store is read-only) it
+shows a replaced submission from its ``.trash-*`` folder until the journal is resolved. So a
+reader sees either the complete new submission or the old state, never a partial one, and a
+replace killed between steps 3 and 4 never makes the old row vanish.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -37,6 +44,10 @@ ROOT_ENV = "BIOBENCH_SUBMISSIONS_DIR"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "submissions"
 SUBMISSION_FILE = "submission.json"
 FAULT_ENV = "BIOBENCH_STORE_FAULT"  # tests only: "<stage>" makes the writer kill itself there
+_TRASH_NAME = re.compile(r"^\.trash-[0-9a-f]+-[0-9]+$")
+_TMP_NAME = re.compile(r"^\.tmp-[0-9a-f]+$")
+
+log = logging.getLogger(__name__)
 
 
 def default_root() -> Path:
@@ -126,12 +137,68 @@ class Store:
             stray.unlink(missing_ok=True)
         return actions
 
+    def repair(self) -> list[str]:
+        """Readers' recovery: when interrupted writes left journals and no writer holds the lock
+        (a killed writer's lock is released with it), :meth:`recover` them now. Returns the
+        actions, or ``[]`` when there was nothing to do or it could not be done here (a writer
+        is at work, the store is read-only): :meth:`pending` then still shows the old state."""
+        if not self.root.is_dir() or not any(self.root.glob(".txn-*.json")):
+            return []
+        try:
+            handle = open(self.root / ".lock", "a+")
+        except OSError:
+            return []
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # held by a live writer, which finishes or leaves a journal
+                return []
+            try:
+                actions = self.recover()
+            except OSError as exc:
+                log.warning("cannot repair interrupted writes in %s: %s", self.root, exc)
+                return []
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        for action in actions:
+            log.warning("repaired an interrupted write in %s: %s", self.root, action)
+        return actions
+
+    def pending(self) -> dict[str, Path]:
+        """Submissions moved aside by a replace that has not committed yet (its journal names
+        them; the new folder is not in place): ``{submission id: its .trash-* folder}``."""
+        out: dict[str, Path] = {}
+        if not self.root.is_dir():
+            return out
+        for journal in sorted(self.root.glob(".txn-*.json")):
+            try:
+                txn = json.loads(journal.read_text(encoding="utf-8"))
+                tmp, target, trash = str(txn["tmp"]), str(txn["target"]), list(txn["trash"])
+                pairs = [(str(old), str(moved)) for old, moved in trash]
+            except (OSError, ValueError, TypeError, KeyError):
+                continue  # torn (nothing was moved yet) or vanished: nothing to show
+            committed = (self.root / target).exists() and not (
+                _TMP_NAME.match(tmp) and (self.root / tmp).exists()
+            )
+            if committed:
+                continue
+            for old, moved in pairs:
+                folder, _, run_id = old.partition("/")
+                if "__" not in folder or "/" in run_id or not _TRASH_NAME.match(moved):
+                    continue
+                path = self.root / moved
+                if not (self.root / old).exists() and (path / SUBMISSION_FILE).is_file():
+                    out[old] = path
+        return out
+
     # --- reading ------------------------------------------------------------------------------
 
-    def submission_dirs(self) -> list[Path]:
-        """Every stored submission folder (``<org>__<model>/<run-id>`` with a submission.json)."""
+    def _entries(self) -> list[tuple[str, Path]]:
+        """(submission id, folder) of every stored submission, interrupted writes repaired or,
+        where they cannot be yet, replaced submissions shown from their trash folder."""
         if not self.root.is_dir():
             return []
+        self.repair()
         out = []
         for model_dir in sorted(self.root.iterdir()):
             if (
@@ -142,18 +209,29 @@ class Store:
                 continue
             for run_dir in sorted(model_dir.iterdir()):
                 if not run_dir.name.startswith(".") and (run_dir / SUBMISSION_FILE).is_file():
-                    out.append(run_dir)
-        return out
+                    out.append((f"{model_dir.name}/{run_dir.name}", run_dir))
+        out += self.pending().items()
+        return sorted(out)
+
+    def submission_dirs(self) -> list[Path]:
+        """Every stored submission folder (``<org>__<model>/<run-id>`` with a submission.json;
+        a ``.trash-*`` folder for a submission whose replace was interrupted, see :meth:`pending`)."""
+        return [path for _, path in self._entries()]
 
     def ids(self) -> list[str]:
-        return [f"{d.parent.name}/{d.name}" for d in self.submission_dirs()]
+        return [sid for sid, _ in self._entries()]
 
     def path_of(self, submission_id: str) -> Path:
         folder, _, run_id = submission_id.partition("/")
         if "__" not in folder or not run_id:
             raise KeyError(f"{submission_id!r} is not a submission id (<org>__<model>/<run-id>)")
         check_run_id(run_id)
-        return self.root / folder / run_id
+        path = self.root / folder / run_id
+        if not path.exists() and any(self.root.glob(".txn-*.json")):
+            self.repair()
+            if not path.exists():
+                return self.pending().get(f"{folder}/{run_id}", path)
+        return path
 
     def read(self, submission_id: str) -> Submission:
         path = self.path_of(submission_id) / SUBMISSION_FILE

@@ -18,6 +18,10 @@ into one submission) and checks, in this order:
    ``n_logged`` of ``n_total`` and the hash of exactly those records;
 7. the metadata (model id, license, model type, precision, ...) against the ``Submission`` schema.
 
+Each task's result also records its constant-answer baselines on the logged items (majority
+class, first option, uniform random, the run's answer distribution and a paired test against
+its most frequent answer: :mod:`leaderboard.baselines`).
+
 Nothing from the files is executed: JSON only, no pickle, no code. A rejection raises
 :class:`SubmissionError` with one message naming the file or field and how to fix it.
 """
@@ -37,6 +41,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
+from leaderboard import baselines as baselinelib
 from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
@@ -60,6 +65,7 @@ from leaderboard.suite import Suite, SuiteTask, load_suite
 from tasks import registry
 from tasks.common.records import canonical_json, records_sha256
 from tasks.common.sources import DataUnavailableError, load
+from tasks.common.subsets import subset_name
 
 MAX_RESULTS_BYTES = 50 * 2**20
 MAX_SAMPLES_BYTES = 1024 * 2**20
@@ -497,13 +503,21 @@ def _provenance(
         n_logged=len(doc_ids),
         limit=float(limit) if limit is not None else None,
         complete=len(doc_ids) == len(check.records),
+        subset=subset_name(leaf, doc_ids, len(check.records)),
     )
 
 
 def check_task(
-    leaf: str, run: RunFile, suite: Suite, biobench: dict[str, Any], task: Any
+    leaf: str,
+    run: RunFile,
+    suite: Suite,
+    biobench: dict[str, Any],
+    task: Any,
+    tasks: dict[str, Any] | None = None,
 ) -> CheckedTask:
-    """All checks of one leaf task of a results file (see the module docstring)."""
+    """All checks of one leaf task of a results file (see the module docstring), and its
+    constant-answer baselines on the logged items (``tasks``: the suite's Task objects, holding
+    the log-likelihood sibling a generative task's baselines are scored with)."""
     data = run.data
     spec, suite_task = _suite_task(leaf, run, suite)
     samples = run.samples.get(leaf)
@@ -552,8 +566,19 @@ def check_task(
         n_items=len(primary_items),
         n_clusters=len(set(clusters)) if cluster_arr is not None else None,
         data=provenance,
+        baselines=_baselines(leaf, items, {**(tasks or {}), leaf: task}, suite),
     )
     return CheckedTask(result, items, metrics, int(scores.get("sample_len", len(primary_items))))
+
+
+def _baselines(leaf: str, items: list[ItemRecord], tasks: dict[str, Any], suite: Suite):
+    scorer = suite.tasks.get(baselinelib.sibling_leaf(leaf) or "")
+    try:
+        return baselinelib.compute(
+            leaf, items, tasks, scorer_version=scorer.version if scorer else ""
+        )
+    except baselinelib.BaselineError as exc:
+        raise SubmissionError(f"task {leaf}: constant-answer baselines: {exc}") from exc
 
 
 def check_groups(runs: Sequence[RunFile], tasks: dict[str, CheckedTask], suite: Suite) -> dict:
@@ -703,8 +728,8 @@ def _suite_tasks(runs: Sequence[RunFile], tasks_dir: Path) -> dict[str, Any]:
                 f"task {leaf!r} is not part of the BioInstruct Bench suite; submit only suite "
                 f"tasks ({known})"
             )
-    try:
-        return build_tasks(leaves, tasks_dir)
+    try:  # and the log-likelihood siblings that score generative tasks' baselines
+        return build_tasks(baselinelib.leaves_needed(leaves), tasks_dir)
     except Exception as exc:  # noqa: BLE001 - the loaders' own errors, reported below
         for leaf in leaves:
             data_check(leaf)  # missing canonical records: the clear "how to get the data" error
@@ -733,7 +758,7 @@ def _check_runs(runs: Sequence[RunFile], suite: Suite, tasks_dir: Path) -> dict[
             _suite_task(leaf, run, suite)  # the version, before anything is loaded
             if built is None:
                 built = _suite_tasks(runs, tasks_dir)
-            checked[leaf] = check_task(leaf, run, suite, biobench, built[leaf])
+            checked[leaf] = check_task(leaf, run, suite, biobench, built[leaf], built)
             owner[leaf] = run.path
     if not checked:
         raise SubmissionError("the results files contain no tasks")

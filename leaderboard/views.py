@@ -10,7 +10,10 @@ the shared loader of :mod:`leaderboard.loader`):
   (``status == "reproduced"``) or one model of a published reference table
   (``status == "reported"``), with columns :data:`ROW_COLUMNS`;
 * ``scores`` — one line per (row, registry task): ``row_id, column, score, ci_low, ci_high,
-  n_items`` with scores in percent (0-100); ``ci_*`` are NaN for reported numbers.
+  n_items`` with scores in percent (0-100); ``ci_*`` are NaN for reported numbers; optionally
+  the constant-answer baselines of the row's items (:data:`BASELINE_SCORE_COLUMNS`: majority,
+  first option and random in percent, top-answer share in percent, ``at_baseline`` True /
+  False / None), NaN / None where a task has none.
 
 Task columns, category averages and their order come from :mod:`tasks.registry` only.
 """
@@ -50,6 +53,9 @@ ROW_COLUMNS = (
     "setup",  # evaluation setup in words (reported rows: as the source states it)
 )
 SCORE_COLUMNS = ("row_id", "column", "score", "ci_low", "ci_high", "n_items")
+BASELINE_SCORE_COLUMNS = ("majority", "first_option", "random", "top_share", "at_baseline")
+FLAG = "⚑"  # a score not distinguishable from answering one option throughout
+AT_BASELINE = "At baseline"
 
 CATEGORY_LABEL = {Category.QA: "QA", Category.IE: "IE", Category.GEN: "GEN"}
 VARIANT_LABEL = {Variant.LOGLIK: "log-likelihood", Variant.GEN: "generative"}
@@ -96,6 +102,17 @@ def category_column(category: Category) -> str:
 
 def ci_column(spec: TaskSpec) -> str:
     return f"{spec.display} 95% CI"
+
+
+def baseline_column(spec: TaskSpec) -> str:
+    return f"{spec.display} majority"
+
+
+def baseline_cell(majority: float, at_baseline: object) -> str:
+    """``"⚑ 55.2"`` (at a constant baseline), ``"55.2"`` (majority baseline only) or ``""``."""
+    if majority is None or (isinstance(majority, float) and math.isnan(majority)):
+        return FLAG if at_baseline is True else ""
+    return f"{FLAG} {majority:.1f}" if at_baseline is True else f"{majority:.1f}"
 
 
 def layout(variant: Variant = Variant.LOGLIK, specs: Sequence[TaskSpec] = registry.TASKS) -> Layout:
@@ -258,13 +275,37 @@ def build_board(
     board["Tasks"] = score[averaged].notna().sum(axis=1).astype(int)
     board["n_scored"] = score.notna().sum(axis=1).astype(int)  # any task of the layout
     ci = _format_ci(low, high)
+    majority, flags = _baseline_blocks(wanted, rows.index, names)
+    known = flags.notna().any(axis=1)
+    count = (flags == True).sum(axis=1).astype("Int64")  # noqa: E712 - object column of bools
+    board[AT_BASELINE] = count.where(known, pd.NA)
     for spec in lay.tasks:
         board[spec.display] = score[spec.name]
         board[ci_column(spec)] = ci[spec.name]
+        board[baseline_column(spec)] = [
+            baseline_cell(m, f) for m, f in zip(majority[spec.name], flags[spec.name], strict=True)
+        ]
     board["status_key"] = rows["status"].astype(str)
     board["Date"] = rows["date"].fillna("").astype(str)
     board["Source"] = rows["source"].fillna("").astype(str)
     return board
+
+
+def _baseline_blocks(
+    wanted: pd.DataFrame, index: pd.Index, names: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(majority baseline in percent, at_baseline flag) per row and task (NaN / None: none)."""
+    firsts = wanted.drop_duplicates(["row_id", "column"]).set_index(["row_id", "column"])
+
+    def block(name: str, fill) -> pd.DataFrame:
+        if name not in firsts.columns or firsts.empty:
+            return pd.DataFrame(fill, index=index, columns=names, dtype=object)
+        return firsts[name].unstack().reindex(index=index, columns=names)
+
+    majority = block("majority", np.nan).astype(float)
+    flags = block("at_baseline", None).astype(object)
+    flags = flags.map(lambda v: bool(v) if isinstance(v, bool | np.bool_) else None)
+    return majority, flags
 
 
 def rank(board: pd.DataFrame) -> pd.DataFrame:
@@ -345,15 +386,23 @@ def filter_board(board: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     return rank(board[keep])
 
 
-def display_columns(lay: Layout, show_ci: bool = True) -> list[str]:
-    """Columns the main table shows, in order (helper columns like ``status_key`` left out)."""
+def display_columns(lay: Layout, show_ci: bool = True, show_baselines: bool = True) -> list[str]:
+    """Columns the main table shows, in order (helper columns like ``status_key`` left out).
+
+    With ``show_baselines``: ``At baseline`` (how many of the row's tasks are not
+    distinguishable from a constant answer) and, after each task's score, its majority-class
+    baseline on the row's items, flagged ``⚑`` when the score is at a constant baseline."""
     head = ["Rank", "Model", "Status", *lay.average_columns, "Tasks"]
+    if show_baselines:
+        head.append(AT_BASELINE)
     about = ["Type", "Size (B)", "Base model", "Shots", "Source"]
     tasks = []
     for spec in lay.tasks:
         tasks.append(spec.display)
         if show_ci:
             tasks.append(ci_column(spec))
+        if show_baselines:
+            tasks.append(baseline_column(spec))
     return head + about + tasks
 
 
@@ -447,6 +496,28 @@ def _shots_of_reference(shots, fine_tuned) -> str:
     return str(int(shots))
 
 
+def _baseline_score_columns(primary: pd.DataFrame) -> dict[str, object]:
+    """The views' baseline columns of the loader's primary score lines (percent; flags)."""
+
+    def pct(name: str) -> object:
+        if name not in primary.columns:
+            return np.nan
+        return (100 * pd.to_numeric(primary[name], errors="coerce")).to_numpy()
+
+    flags = (
+        [bool(v) if isinstance(v, bool | np.bool_) else None for v in primary["at_baseline"]]
+        if "at_baseline" in primary.columns
+        else None
+    )
+    return {
+        "majority": pct("baseline_majority"),
+        "first_option": pct("baseline_first"),
+        "random": pct("baseline_random"),
+        "top_share": pct("top_share"),
+        "at_baseline": pd.Series(flags, dtype=object).to_numpy() if flags is not None else None,
+    }
+
+
 def frames_from_loader(
     submissions: pd.DataFrame, scores: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -465,6 +536,7 @@ def frames_from_loader(
             "ci_low": 100 * pd.to_numeric(primary["ci_low"], errors="coerce"),
             "ci_high": 100 * pd.to_numeric(primary["ci_high"], errors="coerce"),
             "n_items": pd.to_numeric(primary["n_items"], errors="coerce"),
+            **_baseline_score_columns(primary),
         }
     ).reset_index(drop=True)
 
@@ -544,6 +616,7 @@ class ModelPage:
     metadata: pd.DataFrame  # field, value
     environment: pd.DataFrame  # field, value
     tasks: pd.DataFrame  # one line per task (columns and breakdown subsets)
+    baselines: pd.DataFrame  # per task: score next to its constant-answer baselines
     groups: pd.DataFrame  # group, metric, value
     training_data: list[str]
     contamination_notes: str
@@ -600,6 +673,53 @@ def reproduce_command(sub) -> str:
             "declared by the submitter): review that code before running these commands",
         )
     return "\n".join(lines)
+
+
+BASELINE_TABLE_COLUMNS = [
+    "column", "task", "metric", "score", "majority", "majority answer", "first option",
+    "random", "top answer", "top share", "tested against", "test", "p", "at baseline", "note",
+]  # fmt: skip
+
+
+def _pct(x: float | None) -> float:
+    return float("nan") if x is None else 100 * x
+
+
+def model_baselines(sub) -> pd.DataFrame:
+    """Per task of a submission: its score, the majority-class, first-option and uniform-random
+    baselines on the same items (percent), the run's most frequent answer and its share, the
+    paired test against always giving that answer, and the at-baseline flag (``"⚑ yes"``)."""
+    display = {t.name: t.display for t in registry.TASKS}
+    rows = []
+    for t in sub.tasks:
+        b = t.baselines
+        flag = ""
+        if b is not None and b.at_baseline is not None:
+            flag = f"{FLAG} yes" if b.at_baseline else "no"
+            if not b.at_baseline and b.tested_score is not None and t.score < b.tested_score:
+                flag = "no (below the constant)"
+        rows.append(
+            {
+                "column": display.get(t.column, t.column),
+                "task": t.task,
+                "metric": t.primary,
+                "score": 100 * t.score,
+                "majority": _pct(b.majority) if b else float("nan"),
+                "majority answer": (b.majority_answer or "") if b else "",
+                "first option": _pct(b.first_option) if b else float("nan"),
+                "random": _pct(b.random) if b else float("nan"),
+                "top answer": (b.top_answer or ("(free text)" if not b.applicable else ""))
+                if b
+                else "",
+                "top share": _pct(b.top_share) if b else float("nan"),
+                "tested against": (b.tested_answer or "") if b else "",
+                "test": (b.test or "") if b else "",
+                "p": b.p_value if b and b.p_value is not None else float("nan"),
+                "at baseline": flag,
+                "note": b.note if b else "no baselines stored (biobench baselines adds them)",
+            }
+        )
+    return pd.DataFrame(rows, columns=BASELINE_TABLE_COLUMNS)
 
 
 def model_page(sub) -> ModelPage:
@@ -661,6 +781,7 @@ def model_page(sub) -> ModelPage:
             "logged sha256": [t.data.logged_sha256 for t in sub.tasks],
         }
     )
+    baselines = model_baselines(sub)
     groups = pd.DataFrame(
         [(g, k, 100 * v) for g, metrics in sub.groups.items() for k, v in metrics.items()],
         columns=["group", "metric", "value"],
@@ -670,6 +791,7 @@ def model_page(sub) -> ModelPage:
         metadata=metadata,
         environment=environment,
         tasks=tasks,
+        baselines=baselines,
         groups=groups,
         training_data=list(m.training_data),
         contamination_notes=m.contamination_notes,
@@ -753,9 +875,11 @@ def display_name(column: str) -> str:
 def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tests, scores) tables of a :class:`~leaderboard.schemas.Comparison`, in percent points.
 
-    ``tests``: one line per paired test (tasks first, then groups) with the difference, its CI,
-    the test's p, Holm and BH adjusted p and a significance mark; ``scores``: each submission's
-    score with CI per task and group.
+    ``tests``: one line per paired test (tasks first, then groups) with the difference, whether
+    A, B or both are at a constant-answer baseline, its CI, the test's p, Holm and BH adjusted p
+    and a significance mark; ``scores``: each submission's score with CI per task and group and
+    the task's constant-answer baselines (majority, first option, random, top answer and share
+    in percent; at baseline).
     """
     alpha = comparison.settings.alpha
     labels = comparison.labels
@@ -776,6 +900,7 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             "score A": [100 * t.score_a for t in ordered],
             "score B": [100 * t.score_b for t in ordered],
             "A − B": [100 * t.diff for t in ordered],
+            "constant baseline": [_baseline_mark(t) for t in ordered],
             "CI low": [100 * t.ci_low for t in ordered],
             "CI high": [100 * t.ci_high for t in ordered],
             "test": [t.test for t in ordered],
@@ -798,9 +923,29 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             "CI high": [100 * s.ci_high for s in comparison.scores],
             "items": [s.n_items for s in comparison.scores],
             "complete": [s.complete for s in comparison.scores],
+            "majority": [_pct(_b(s, "majority")) for s in comparison.scores],
+            "first option": [_pct(_b(s, "first_option")) for s in comparison.scores],
+            "random": [_pct(_b(s, "random")) for s in comparison.scores],
+            "top answer": [_b(s, "top_answer") or "" for s in comparison.scores],
+            "top share": [_pct(_b(s, "top_share")) for s in comparison.scores],
+            "at baseline": [_flag(_b(s, "at_baseline")) for s in comparison.scores],
         }
     )
     return tests, scores
+
+
+def _b(score, name: str):
+    return getattr(score.baselines, name) if score.baselines is not None else None
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else (f"{FLAG} yes" if value else "no")
+
+
+def _baseline_mark(t) -> str:
+    from leaderboard.report import baseline_mark
+
+    return baseline_mark(t)
 
 
 def compare_choices(rows: pd.DataFrame) -> list[str]:

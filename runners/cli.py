@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "request": ("runners.request", "queue a model for evaluation (PENDING request file)"),
     "worker": ("runners.worker", "evaluate queued requests and store their submissions"),
     "compare": ("runners.compare", "statistical comparison report of submissions"),
+    "baselines": (
+        "runners.baselines",
+        "constant-answer baselines of stored submissions (majority, first option, random)",
+    ),
     "leaderboard": ("runners.leaderboard", "serve the Streamlit leaderboard on 127.0.0.1"),
     "instruct": ("runners.instruct", "BioInstruct instruction-generation pipeline"),
     "finetune": ("runners.finetune", "LoRA instruction tuning from a YAML config"),

@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no_log_samples", action="store_true", help="do not log per-sample records"
     )
     parser.add_argument(
+        "--lite",
+        type=int,
+        metavar="N",
+        help="evaluate each task's fixed seeded lite subset of N items (tasks/common/subsets.py; "
+        "comparable across runs, unlike --limit's first N)",
+    )
+    parser.add_argument(
         "--submit", action="store_true", help="store the run as a submission (biobench submit)"
     )
     from runners.submit import add_metadata_arguments
@@ -71,11 +78,25 @@ def lm_eval_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
         argv += ["--model_args", model_args]
     if not args.no_log_samples:
         argv.append("--log_samples")
+    if args.lite:
+        argv += ["--samples", json.dumps(lite_samples(args.tasks, args.lite))]
     if "--device" not in extra and not _cuda_available():
         # lm-eval's default is cuda:0; without CUDA it silently runs on the CPU but still
         # records cuda:0 in the results, so say where the run really is.
         argv += ["--device", "cpu"]
     return argv + extra
+
+
+def lite_samples(tasks: str, size: int) -> dict[str, list[int]]:
+    """lm-eval's ``--samples`` mapping for the lite subsets of every leaf of ``tasks``."""
+    from leaderboard.suite import load_suite
+    from tasks.common.subsets import lite_indices
+
+    suite = load_suite(registry.TASKS_DIR)
+    leaves: list[str] = []
+    for name in (t.strip() for t in tasks.split(",") if t.strip()):
+        leaves += suite.leaves_of(name) if name in suite.groups else [name]
+    return {leaf: lite_indices(leaf, size) for leaf in dict.fromkeys(leaves)}
 
 
 def _cuda_available() -> bool:

@@ -13,6 +13,19 @@ Endpoints (``runners/openai_server.py``): ``/v1/models``, ``/v1/completions`` (w
 
 or point the judge at it: ``biobench judge RUN_DIR --base-url http://127.0.0.1:8000/v1
 --judge-model <name>``. The server binds to loopback only unless ``--host`` says otherwise.
+
+Request limits (a bad request gets HTTP 400 with an OpenAI-style error naming the field in
+``param``; see ``runners/openai_server.py`` for every check):
+
+* ``--max-prompts-per-request N`` (default 64): prompts in one ``/v1/completions`` request (a
+  list of strings or of token-id lists); lm-eval sends ``batch_size`` prompts per request;
+* ``--max-request-tokens N`` (default 65536): prompt tokens + ``max_tokens`` x prompts of one
+  request (chat: prompt + completion tokens), so no single request holds the model for long;
+  each prompt + ``max_tokens`` must also fit the model's context;
+* bodies over 32 MiB get 413; the body must be UTF-8 JSON; every string (prompts, message
+  contents, stop strings, ...) valid UTF-8 without lone surrogates or NUL; every integer within
+  64 bits (``seed`` too); ``temperature`` 0..2, ``top_p`` (0, 1], ``n`` 1, ``logprobs`` 0..20,
+  at most 16 ``stop`` strings; wrong types are refused, not coerced.
 """
 
 from __future__ import annotations
@@ -20,6 +33,8 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+
+from runners.serve_backend import DEFAULT_MAX_PROMPTS, DEFAULT_MAX_REQUEST_TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a batch grows only while rows x (longest prompt + max_tokens) stays within this "
         "(default 16384), so long prompts run alone or in small batches",
     )
+    parser.add_argument(
+        "--max-prompts-per-request",
+        type=int,
+        default=DEFAULT_MAX_PROMPTS,
+        help=f"most prompts one completions request may carry (default {DEFAULT_MAX_PROMPTS}); "
+        "more get HTTP 400",
+    )
+    parser.add_argument(
+        "--max-request-tokens",
+        type=int,
+        default=DEFAULT_MAX_REQUEST_TOKENS,
+        help="most tokens one request may ask for: prompt tokens + max_tokens x prompts "
+        f"(default {DEFAULT_MAX_REQUEST_TOKENS}); more get HTTP 400",
+    )
     return parser
 
 
@@ -73,10 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"biobench serve: --port must be 1..65535, got {args.port}")
     if args.max_batch < 1:
         raise SystemExit(f"biobench serve: --max-batch must be >= 1, got {args.max_batch}")
+    for flag in ("max_prompts_per_request", "max_request_tokens"):
+        if getattr(args, flag) < 1:
+            name = "--" + flag.replace("_", "-")
+            raise SystemExit(f"biobench serve: {name} must be >= 1, got {getattr(args, flag)}")
     import uvicorn
 
     from runners.model import resolve_model_path
-    from runners.openai_server import create_app
+    from runners.openai_server import Limits, create_app
     from runners.serve_backend import LocalLM
 
     path = resolve_model_path(args.model)
@@ -91,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         raise SystemExit(f"biobench serve: {exc}") from exc
-    app = create_app(lm, name)
+    limits = Limits(
+        max_prompts_per_request=args.max_prompts_per_request,
+        max_request_tokens=args.max_request_tokens,
+    )
+    app = create_app(lm, name, limits)
     print(f"biobench serve: {name} ({path}) at http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

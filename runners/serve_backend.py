@@ -18,16 +18,29 @@ A caller may pass a ``cancel`` event (the server sets it when the client disconn
 client-side timeout): a cancelled request still waiting is dropped, and a cancelled row of a
 running batch stops at the next decoding step, so nobody's abandoned request holds the model for
 minutes; ``generate`` then raises :class:`GenerationCancelled`.
+
+Bad inputs raise :class:`RequestError` (HTTP 400 in the server) naming the parameter, before the
+model runs: token ids outside the vocabulary, a prompt + ``max_new_tokens`` beyond the context,
+a ``seed`` outside the signed 64-bit range, a non-finite or negative ``temperature``, a ``top_p``
+outside (0, 1]. A temperature below :data:`MIN_TEMPERATURE` decodes greedily (dividing the logits
+by, say, 1e-300 would overflow them to inf and make sampling fail).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MIN_TEMPERATURE = 1e-3  # lower temperatures decode greedily
+# defaults of the server's per-request limits (``biobench serve`` flags, runners/openai_server.py)
+DEFAULT_MAX_PROMPTS = 64
+DEFAULT_MAX_REQUEST_TOKENS = 65_536
 
 
 class GenerationCancelled(Exception):
@@ -35,7 +48,13 @@ class GenerationCancelled(Exception):
 
 
 class RequestError(ValueError):
-    """A request the model cannot serve (too long, bad token ids, ...); becomes HTTP 400."""
+    """A request the model cannot serve (too long, bad token ids, ...); becomes HTTP 400.
+
+    ``param`` names the offending parameter where there is one (``seed``, ``temperature``)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,21 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: Generation | None = None
     error: BaseException | None = None
+
+
+def check_sampling(temperature: float, top_p: float, seed: int | None) -> None:
+    """Decoding parameters ``generate`` can use; :class:`RequestError` naming the one that is not."""
+    if not (isinstance(temperature, int | float) and math.isfinite(temperature)) or temperature < 0:
+        raise RequestError(f"temperature must be a finite number >= 0, got {temperature!r}",
+                           "temperature")  # fmt: skip
+    if not (isinstance(top_p, int | float) and math.isfinite(top_p)) or not 0 < top_p <= 1:
+        raise RequestError(f"top_p must be in (0, 1], got {top_p!r}", "top_p")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not INT64_MIN <= seed <= INT64_MAX
+    ):
+        raise RequestError(
+            f"seed must be an integer in {INT64_MIN}..{INT64_MAX} (64 bits), got {seed!r}", "seed"
+        )
 
 
 class LocalLM:
@@ -189,10 +223,11 @@ class LocalLM:
         Batched with the other calls waiting for the model (see the module docstring). Setting
         ``cancel`` ends the call early with :class:`GenerationCancelled`.
         """
+        check_sampling(temperature, top_p, seed)
         stop = [s for s in (stop or []) if s]
         if max_new_tokens <= 0:
             return Generation([], "", "length")
-        sample = temperature > 0
+        sample = temperature >= MIN_TEMPERATURE
         key = (
             max_new_tokens,
             sample,

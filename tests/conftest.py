@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,15 @@ def build_tiny_llama(path: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def model(tiny_llama, tmp_path) -> Path:
+    """A copy of the tiny LLaMA with a licence in its model card (what a request needs)."""
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama, folder)
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny test model\n")
+    return folder
 
 
 @pytest.fixture

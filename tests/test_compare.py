@@ -209,3 +209,30 @@ def test_items_file_must_match_its_hash(store, tmp_path):
     target.write_bytes(target.read_bytes()[:-3] + b"xyz")
     with pytest.raises(loader.ItemsError, match="SHA-256 differs"):
         loader.load_items([a], root, cache=False)
+
+
+def test_tests_on_too_few_items_are_never_significant(store):
+    """The tiny runs pair 2 items per task: every test is marked unsupported, the report shows
+    why instead of a bootstrap p, and nothing is significant even when Holm's p would say so."""
+    a, b = ids(store)
+    c = compare([a, b], store=Store(store), settings=FAST)
+    assert c.tests and all(not t.supported and not t.significant for t in c.tests)
+    assert all("too few items (n=" in t.unsupported_reason for t in c.tests if t.kind == "task")
+    html, (md, _) = render_html(c), render_markdown(c, "report")
+    assert "not reported: too few items (n=2 &lt; 10)" in html or "too few items (n=2" in html
+    assert "too few items (n=2" in md
+    assert "BCa" in md
+
+
+def test_bca_interval_matches_scipy_and_degenerate_rule():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(1)
+    a, b = rng.random(30), rng.random(30)
+    num, den = np.c_[a, b], np.ones((30, 2))
+    low, high = stats.bca_diff_interval(num, den, 0.95, n_resamples=2_000, seed=3)
+    ref = bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), paired=True,
+                    n_resamples=2_000, method="BCa", rng=np.random.default_rng(3))  # fmt: skip
+    assert (low, high) == pytest.approx(tuple(ref.confidence_interval), abs=1e-12)
+    assert stats.degenerate(np.array([0.0, 1 / 3, 2 / 3, 1.0] * 100))
+    assert not stats.degenerate(rng.random(1000))

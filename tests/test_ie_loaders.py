@@ -415,9 +415,10 @@ def test_ie_groups_list_registered_tasks():
         assert len(members) == 9 and len(set(members)) == 9
         for name in members:
             assert registry.task(name).category is registry.Category.IE
-        assert cfg["aggregate_metric_list"] == [
-            {"metric": "f1", "filter_list": ["none"], "weight_by_size": False}
-        ]
+        aggregates = cfg["aggregate_metric_list"]
+        assert aggregates[0] == {"metric": "f1", "filter_list": ["none"], "weight_by_size": False}
+        # besides F1, only the unparsed-answer rate of the generative members (rule v2)
+        assert all(a["metric"] == "unparsed" for a in aggregates[1:])
     ie_names = {s.name for s in registry.TASKS if s.category is registry.Category.IE}
     default = yaml.safe_load((TASKS_DIR / "_groups" / "bio_ie.yaml").read_text())["task"]
     generative = yaml.safe_load((TASKS_DIR / "_groups" / "bio_ie_gen.yaml").read_text())["task"]

@@ -375,3 +375,59 @@ def test_model_page_and_reproduce_command_quote_untrusted_values():
     assert argv[argv.index("--tasks") + 1] == ",".join(t.name for t in qa)
     assert argv[argv.index("--num_fewshot") + 1] == "5"
     assert shlex.split(submit_line)[:3] == ["biobench", "submit", "runs/reproduce"]
+
+
+# --- constant-answer baselines ---------------------------------------------------------------
+
+
+def test_baseline_cells_flag_scores_at_a_constant_baseline():
+    assert views.baseline_cell(55.2, True) == f"{views.FLAG} 55.2"
+    assert views.baseline_cell(55.2, False) == "55.2"
+    assert views.baseline_cell(55.2, None) == "55.2"
+    assert views.baseline_cell(float("nan"), None) == ""
+
+
+def test_board_shows_the_majority_baseline_and_counts_flagged_tasks():
+    lay, rows, scores, (qa, ie, gen) = _frames()
+    with_baselines = scores.assign(majority=np.nan, at_baseline=None)
+    s1_qa0 = (with_baselines["row_id"] == "s1") & (with_baselines["column"] == qa[0])
+    s1_qa1 = (with_baselines["row_id"] == "s1") & (with_baselines["column"] == qa[1])
+    s2_qa0 = (with_baselines["row_id"] == "s2") & (with_baselines["column"] == qa[0])
+    with_baselines.loc[s1_qa0, ["majority", "at_baseline"]] = [55.2, True]
+    with_baselines.loc[s1_qa1, ["majority", "at_baseline"]] = [27.7, False]
+    with_baselines.loc[s2_qa0, ["majority", "at_baseline"]] = [55.2, True]
+    board = views.build_board(rows, with_baselines, lay)
+    spec0, spec1 = registry.task(qa[0]), registry.task(qa[1])
+    assert board.loc["s1", views.baseline_column(spec0)] == f"{views.FLAG} 55.2"
+    assert board.loc["s1", views.baseline_column(spec1)] == "27.7"
+    assert board.loc["s3", views.baseline_column(spec0)] == ""
+    assert board.loc["s1", views.AT_BASELINE] == 1 and board.loc["s2", views.AT_BASELINE] == 1
+    assert pd.isna(board.loc["s3", views.AT_BASELINE])  # no baselines stored: unknown, not 0
+    assert pd.isna(board.loc["reference/p/Paper Model 7B", views.AT_BASELINE])
+    # old frames without baseline columns still build
+    plain = views.build_board(rows, scores, lay)
+    assert (plain[views.baseline_column(spec0)] == "").all()
+    cols = views.display_columns(lay, show_ci=False, show_baselines=False)
+    assert views.AT_BASELINE not in cols and not any(c.endswith(" majority") for c in cols)
+    assert set(views.display_columns(lay)) <= set(views.rank(board).columns)
+
+
+def test_model_page_lists_baselines_or_says_they_are_missing():
+    from benchmarks.bench_leaderboard import make_submission
+    from leaderboard.schemas import TaskBaselines
+
+    qa = views.layout().of(Category.QA)[:2]
+    sub, _ = make_submission("org/model-7b", tasks=qa, n_items=5)
+    sub.tasks[0].baselines = TaskBaselines(
+        applicable=True, method="m", metric="acc", n_items=5, majority=0.6, majority_answer="A",
+        first_option=0.6, random=0.25, n_distinct=1, top_answer="A", top_share=1.0,
+        tested_answer="A", tested_score=0.6, test="mcnemar", p_value=1.0, at_baseline=True,
+    )  # fmt: skip
+    page = views.model_page(sub).baselines
+    assert list(page.columns) == views.BASELINE_TABLE_COLUMNS
+    first, second = page.iloc[0], page.iloc[1]
+    assert first["majority"] == pytest.approx(60.0) and first["random"] == pytest.approx(25.0)
+    assert (
+        first["top share"] == pytest.approx(100.0) and first["at baseline"] == f"{views.FLAG} yes"
+    )
+    assert math.isnan(second["majority"]) and "biobench baselines" in second["note"]

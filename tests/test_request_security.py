@@ -22,14 +22,6 @@ from runners import request as request_cmd
 from runners import worker
 
 
-@pytest.fixture
-def model(tiny_llama, tmp_path) -> Path:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_llama, folder)
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny test model\n")
-    return folder
-
-
 def lm_eval_model_args(value: str) -> dict:
     """``--model_args`` parsed by lm-eval's own CLI action, as ``lm_eval run`` parses it."""
     parser = argparse.ArgumentParser()

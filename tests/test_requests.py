@@ -22,14 +22,6 @@ from runners import worker
 from tests.submission_runs import env
 
 
-@pytest.fixture
-def model(tiny_llama, tmp_path) -> Path:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_llama, folder)
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny test model\n")
-    return folder
-
-
 def request_for(model: Path, **kw) -> EvalRequest:
     args = {"model_type": "base", "model_id": "test/tiny", **kw}
     return new_request(str(model), **args)

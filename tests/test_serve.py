@@ -6,6 +6,8 @@ random LLaMA; expected values come from the same weights loaded here with ``tran
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # every test loads the tiny model (server or LocalLM)
 
 SERVED = "tiny-llama"
 
@@ -41,11 +45,12 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 180) -> Non
     raise TimeoutError(f"server at {url} did not come up in {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def server(tiny_llama, tmp_path_factory):
+@contextlib.contextmanager
+def serve_cli(model, log_dir, *extra: str):
+    """``biobench serve`` (the real CLI) on 127.0.0.1 in a subprocess; yields its base URL."""
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    log = tmp_path_factory.mktemp("serve") / "server.log"
+    log = log_dir / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -54,11 +59,12 @@ def server(tiny_llama, tmp_path_factory):
                 "runners.cli",
                 "serve",
                 "--model",
-                str(tiny_llama),
+                str(model),
                 "--port",
                 str(port),
                 "--name",
                 SERVED,
+                *extra,
             ],
             cwd=ROOT,
             env=env,
@@ -72,6 +78,12 @@ def server(tiny_llama, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_llama, tmp_path_factory):
+    with serve_cli(tiny_llama, tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +230,208 @@ def test_bad_requests_get_openai_style_errors(server, path, body, status, words)
     message = response.json()["error"]["message"]
     for word in words:
         assert word in message, message
+
+
+# --- every bad request is a 400 naming the field (real HTTP, the CLI with small limits) ----------
+
+MAX_PROMPTS, MAX_TOKENS = 3, 200  # the limits the limited server runs with
+C, CHAT = "/v1/completions", "/v1/chat/completions"
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def comp(**fields) -> dict:
+    return {"model": SERVED, "prompt": "Question:", "max_tokens": 2, "temperature": 0, **fields}
+
+
+def chat_body(content="Name one antibiotic.", **fields) -> dict:
+    return {"model": SERVED, "messages": [{"role": "user", "content": content}],
+            "max_tokens": 2, "temperature": 0, **fields}  # fmt: skip
+
+
+def raw(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+MODEL = f'"model": "{SERVED}"'
+# (id, path, body: a dict sent as JSON, or raw bytes, expected status, expected param, words)
+# fmt: off
+BAD_REQUESTS = [
+    # numbers out of range
+    ("seed 2**64", C, comp(seed=2**64), 400, "seed", ["64-bit"]),
+    ("seed 2**63", C, comp(seed=2**63), 400, "seed", ["64-bit"]),
+    ("seed -2**63-1", C, comp(seed=-(2**63) - 1), 400, "seed", ["64-bit"]),
+    ("seed 10**40 (chat)", CHAT, chat_body(seed=10**40), 400, "seed", ["64-bit"]),
+    ("max_tokens -1", C, comp(max_tokens=-1), 400, "max_tokens", ["greater than or equal"]),
+    ("max_tokens 10**30", C, comp(max_tokens=10**30), 400, "max_tokens", ["64-bit"]),
+    ("max_tokens 0 (chat)", CHAT, chat_body(max_tokens=0), 400, "max_tokens", []),
+    ("max_completion_tokens 0", CHAT, chat_body(max_completion_tokens=0), 400,
+     "max_completion_tokens", []),
+    ("temperature -0.5", C, comp(temperature=-0.5), 400, "temperature", []),
+    ("temperature 2.5", CHAT, chat_body(temperature=2.5), 400, "temperature", []),
+    ("temperature NaN", C, raw(f'{{{MODEL}, "prompt": "a", "temperature": NaN}}'), 400,
+     "temperature", ["not a finite number"]),
+    ("temperature 1e999", C, raw(f'{{{MODEL}, "prompt": "a", "temperature": 1e999}}'), 400,
+     "temperature", ["finite"]),
+    ("top_p 0", C, comp(top_p=0), 400, "top_p", []),
+    ("top_p 1.5", CHAT, chat_body(top_p=1.5), 400, "top_p", []),
+    ("top_p -Infinity", C, raw(f'{{{MODEL}, "prompt": "a", "top_p": -Infinity}}'), 400,
+     "top_p", ["finite"]),
+    ("n 2", C, comp(n=2), 400, "n", ["less than or equal to 1"]),
+    ("n 10**20", CHAT, chat_body(n=10**20), 400, "n", ["64-bit"]),
+    ("best_of 3", C, comp(best_of=3), 400, "best_of", []),
+    ("logprobs 21", C, comp(logprobs=21), 400, "logprobs", []),
+    ("logprobs -1", C, comp(logprobs=-1), 400, "logprobs", []),
+    ("top_logprobs 50", CHAT, chat_body(top_logprobs=50), 400, "top_logprobs", []),
+    ("presence_penalty 3", C, comp(presence_penalty=3), 400, "presence_penalty", []),
+    ("frequency_penalty -9", CHAT, chat_body(frequency_penalty=-9), 400, "frequency_penalty",
+     []),
+    ("token id 2**63", C, comp(prompt=[2**63]), 400, "prompt[0]", ["64-bit"]),
+    ("token id 10**20 in a list", C, comp(prompt=[[1, 2], [3, 10**20]]), 400, "prompt[1][1]",
+     ["64-bit"]),
+    ("token id -1", C, comp(prompt=[[1, -1]]), 400, "prompt", ["vocabulary"]),
+    # text that is not text
+    ("lone surrogate prompt", C, comp(prompt="\ud800"), 400, "prompt", ["surrogate"]),
+    ("lone surrogate in a prompt list", C, comp(prompt=["ok", "bad \udfff"]), 400, "prompt[1]",
+     ["surrogate"]),
+    ("NUL in the prompt", C, comp(prompt="a\x00b"), 400, "prompt", ["NUL"]),
+    ("lone surrogate stop", C, comp(stop="\udbff"), 400, "stop", ["surrogate"]),
+    ("NUL in a stop list", C, comp(stop=["x", "\x00"]), 400, "stop[1]", ["NUL"]),
+    ("lone surrogate model", C, comp(model="m\ud800"), 400, "model", ["surrogate"]),
+    ("lone surrogate in an extra field", C, comp(user="\ud800"), 400, "user", ["surrogate"]),
+    ("lone surrogate in a key", C, comp(**{"x\ud800": 1}), 400, "x\\ud800", ["surrogate"]),
+    ("lone surrogate content", CHAT, chat_body("hi \ud800"), 400, "messages[0].content",
+     ["surrogate"]),
+    ("NUL in content", CHAT, chat_body("a\x00"), 400, "messages[0].content", ["NUL"]),
+    ("raw UTF-8 of a surrogate", C, b'{"model": "m", "prompt": "\xed\xa0\x80"}', 400, None,
+     ["not UTF-8"]),
+    ("latin-1 body", C, b'{"model": "m", "prompt": "caf\xe9"}', 400, None, ["not UTF-8"]),
+    # wrong types and malformed bodies
+    ("seed text", C, comp(seed="1"), 400, "seed", ["valid integer"]),
+    ("max_tokens text", C, comp(max_tokens="16"), 400, "max_tokens", ["valid integer"]),
+    ("max_tokens true", CHAT, chat_body(max_tokens=True), 400, "max_tokens", ["valid integer"]),
+    ("max_tokens 1.5", C, comp(max_tokens=1.5), 400, "max_tokens", ["valid integer"]),
+    ("temperature text", CHAT, chat_body(temperature="hot"), 400, "temperature", ["number"]),
+    ("echo 1", C, comp(echo=1), 400, "echo", ["boolean"]),
+    ("prompt object", C, comp(prompt={"a": 1}), 400, "prompt", ["token-id lists"]),
+    ("prompt mixed list", C, comp(prompt=[1, "a"]), 400, "prompt", ["token-id lists"]),
+    ("stop number", C, comp(stop=5), 400, "stop", ["list of at most"]),
+    ("17 stop strings", C, comp(stop=[f"s{i}" for i in range(17)]), 400, "stop", []),
+    ("content list", CHAT, chat_body(["a"]), 400, "messages[0].content", ["valid string"]),
+    ("role robot", CHAT, {**chat_body(), "messages": [{"role": "robot", "content": "hi"}]},
+     400, "messages[0].role", []),
+    ("messages missing", CHAT, {"model": SERVED}, 400, "messages", ["required"]),
+    ("model missing", C, {"prompt": "hi"}, 400, "model", ["required"]),
+    ("nested 17 deep", C, comp(prompt=nested(20)), 400, "prompt" + "[0]" * 16, ["nested"]),
+    ("nested 100000 deep", C, raw('{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}"), 400,
+     None, ["nested"]),
+    ("malformed JSON", C, raw(f'{{{MODEL}, "prompt": '), 400, None, ["not valid JSON"]),
+    ("empty body", CHAT, b"", 400, None, ["not valid JSON"]),
+    ("a JSON list", C, raw("[1, 2]"), 400, None, ["JSON object"]),
+    ("an integer of 5000 digits", C, raw('{"seed": ' + "9" * 5000 + "}"), 400, None, []),
+    # one request may not monopolise the model
+    ("4 prompts", C, comp(prompt=["a", "b", "c", "d"]), 400, "prompt",
+     ["--max-prompts-per-request", f"at most {MAX_PROMPTS}"]),
+    ("4 token-id prompts", C, comp(prompt=[[1], [2], [3], [4]]), 400, "prompt",
+     ["--max-prompts-per-request"]),
+    ("max_tokens over the budget", C, comp(prompt="hi", max_tokens=MAX_TOKENS), 400,
+     "max_tokens", ["--max-request-tokens", f"limit of {MAX_TOKENS}"]),
+    ("3 prompts x max_tokens over the budget", C, comp(prompt=["a", "b", "c"], max_tokens=70),
+     400, "max_tokens", ["--max-request-tokens", "x 3 prompts"]),
+    ("prompt tokens over the budget", C, comp(prompt=[[5] * (MAX_TOKENS + 1)], max_tokens=0),
+     400, "prompt", ["--max-request-tokens"]),
+    ("chat max_tokens over the budget", CHAT, chat_body(max_tokens=MAX_TOKENS), 400,
+     "max_tokens", ["--max-request-tokens"]),
+    ("chat max_completion_tokens over the budget", CHAT,
+     chat_body(max_completion_tokens=MAX_TOKENS), 400, "max_completion_tokens",
+     ["--max-request-tokens"]),
+    ("chat prompt over the budget", CHAT, chat_body("x y " * MAX_TOKENS, max_tokens=None), 400,
+     "messages", ["--max-request-tokens"]),
+    ("unknown model", C, comp(model="gpt-4o"), 404, "model", [SERVED]),
+    ("unknown route", "/v1/embeddings", comp(), 404, None, ["Not Found"]),
+]
+# fmt: on
+
+
+@pytest.fixture(scope="module")
+def limited(tiny_llama, tmp_path_factory):
+    with serve_cli(
+        tiny_llama, tmp_path_factory.mktemp("serve-limited"),
+        "--max-prompts-per-request", str(MAX_PROMPTS), "--max-request-tokens", str(MAX_TOKENS),
+    ) as url:  # fmt: skip
+        yield url
+
+
+def send(url: str, path: str, body: dict | bytes) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode("ascii")
+    headers = {"content-type": "application/json"}
+    return httpx.post(f"{url}{path}", content=content, headers=headers, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "param", "words"),
+    [case[1:] for case in BAD_REQUESTS],
+    ids=[case[0] for case in BAD_REQUESTS],
+)
+def test_every_bad_request_is_a_4xx_naming_the_field(limited, path, body, status, param, words):
+    response = send(limited, path, body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param, error
+    for word in words:
+        assert word in error["message"], error["message"]
+    assert httpx.get(f"{limited}/health", timeout=10).status_code == 200  # still serving
+
+
+# fmt: off
+VALID_REQUESTS = [
+    ("seed 2**63-1 sampled", C, comp(seed=2**63 - 1, temperature=0.7), 1),
+    ("seed -2**63 sampled (chat)", CHAT, chat_body(seed=-(2**63), temperature=0.7), 1),
+    ("temperature 1e-300 decodes greedily", C, comp(temperature=1e-300, seed=1), 1),
+    ("temperature 2 and top_p 1e-9", C, comp(temperature=2, top_p=1e-9), 1),
+    ("prompts at the limit", C, comp(prompt=["a", "b", "c"], max_tokens=2), MAX_PROMPTS),
+    ("tokens at the limit", C, comp(prompt=[[5] * (MAX_TOKENS - 4)], max_tokens=4), 1),
+    ("a surrogate pair and accents", C, comp(prompt="caf\u00e9 \U0001f600 \u2713"), 1),
+    ("stop strings at the limit", C, comp(stop=[f"s{i}" for i in range(16)]), 1),
+    ("penalties and an extra field", C, comp(presence_penalty=1.5, user="me", logit_bias={}), 1),
+    ("echo logprobs of token ids", C, comp(prompt=[[1, 2, 3]], max_tokens=0, echo=True,
+                                           logprobs=2), 1),
+    ("chat, default max_tokens fits the budget", CHAT, chat_body(max_tokens=None), 1),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "n_choices"),
+    [case[1:] for case in VALID_REQUESTS],
+    ids=[case[0] for case in VALID_REQUESTS],
+)
+def test_valid_requests_at_the_edges_are_served(limited, path, body, n_choices):
+    response = send(limited, path, body)
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert len(out["choices"]) == n_choices
+    assert out["usage"]["total_tokens"] <= MAX_TOKENS
+    for choice in out["choices"]:
+        text = choice["message"]["content"] if path == CHAT else choice["text"]
+        assert isinstance(text, str)
+
+
+def test_the_limit_flags_are_documented_and_checked(capsys):
+    from runners import serve
+
+    help_text = serve.build_parser().format_help()
+    for flag in ("--max-prompts-per-request", "--max-request-tokens"):
+        assert flag in help_text and flag in (serve.__doc__ or "")
+        assert flag in (ROOT / "README.md").read_text()
+        with pytest.raises(SystemExit, match=f"{flag} must be >= 1"):
+            serve.main([flag, "0"])
 
 
 @pytest.mark.slow

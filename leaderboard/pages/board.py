@@ -68,6 +68,14 @@ with st.sidebar:
         )
         unknown_size = st.checkbox("Include rows of unknown size", value=True, key="unknown_size")
     show_ci = st.checkbox("Show 95% CIs", value=True, key="show_ci")
+    show_baselines = st.checkbox(
+        "Show constant-answer baselines",
+        value=True,
+        key="show_baselines",
+        help=f"Per task the majority-class score on the row's own items; {views.FLAG}: the "
+        "score cannot be told apart from answering the run's most frequent option on every item "
+        "(paired test, p ≥ 0.05). Free-text tasks (NER, HoC, generation) have none.",
+    )
 
 filters = views.Filters(
     search=search,
@@ -94,7 +102,7 @@ st.markdown(
     f"suite {views.registry.SUITE_VERSION}{hidden_note}"
 )
 
-columns = views.display_columns(lay, show_ci=show_ci)
+columns = views.display_columns(lay, show_ci=show_ci, show_baselines=show_baselines)
 config = {
     "Rank": st.column_config.NumberColumn("Rank", format="%d", width="small", pinned=True),
     "Model": st.column_config.LinkColumn(
@@ -119,6 +127,19 @@ config = {
 }
 for name in (*lay.average_columns, *lay.score_columns):
     config[name] = st.column_config.NumberColumn(name, format="%.1f")
+config[views.AT_BASELINE] = st.column_config.NumberColumn(
+    views.AT_BASELINE,
+    format="%d",
+    help=f"Tasks of this row ({views.FLAG} in their majority column) whose score cannot be told "
+    "apart from answering one option throughout: paired test against the run's most frequent "
+    "answer, p ≥ 0.05. Empty: no baselines stored.",
+)
+for spec in lay.tasks:
+    config[views.baseline_column(spec)] = st.column_config.TextColumn(
+        views.baseline_column(spec),
+        help="Majority-class (best constant answer) score on this row's items, in %; "
+        f"{views.FLAG}: the score is at a constant-answer baseline",
+    )
 st.dataframe(
     view[columns],
     column_config=config,

@@ -111,8 +111,15 @@ st.download_button(
     key="compare_download",
 )
 st.subheader("Scores")
+st.caption(
+    "Constant-answer baselines on each run's own items: majority class, first option, uniform "
+    f"random, the run's most frequent answer and its share; {views.FLAG} yes: not "
+    "distinguishable from giving that answer throughout (p ≥ 0.05). A task difference between "
+    "two runs that are both at baseline is marked 'both at baseline' above."
+)
 st.dataframe(scores, hide_index=True, placeholder="–", width="stretch",
-             column_config={c: pct for c in ("score", "CI low", "CI high")})  # fmt: skip
+             column_config={c: pct for c in ("score", "CI low", "CI high", "majority",
+                                             "first option", "random", "top share")})  # fmt: skip
 if result.notes:
     st.subheader("Notes")
     st.text("\n".join(result.notes))

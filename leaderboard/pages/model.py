@@ -73,6 +73,26 @@ st.dataframe(
         "stderr": st.column_config.NumberColumn("s.e.", format="%.2f"),
     },
 )
+st.subheader("Constant-answer baselines")
+st.caption(
+    "On the items this run evaluated: majority class (best constant answer), always the first "
+    "option, and a uniform random answer, scored by the suite's own task code; the run's most "
+    f"frequent answer and its share; {views.FLAG} yes: the run cannot be told apart from giving "
+    "that answer on every item (paired test, p ≥ 0.05). Free-text tasks have no such baseline."
+)
+st.dataframe(
+    page.baselines,
+    hide_index=True,
+    placeholder="–",
+    width="stretch",
+    column_config={
+        **{
+            name: st.column_config.NumberColumn(f"{name} (%)", format="%.1f")
+            for name in ("score", "majority", "first option", "random", "top share")
+        },
+        "p": st.column_config.NumberColumn("p", format="%.3g"),
+    },
+)
 if not page.groups.empty:
     st.subheader("Group aggregates (as lm-eval reports them)")
     st.dataframe(page.groups, hide_index=True, placeholder="–", column_config={

@@ -18,7 +18,9 @@ A ratio whose denominator is zero is 0.0 (scikit-learn's ``zero_division=0``).
   one false positive. Gold mentions count per occurrence.
 * Relation extraction (:func:`label_counts`): micro F1 over the positive classes, the negative
   ("no relation") class excluded — BLURB's definition for ChemProt and DDI; with one positive
-  class (GAD) it is that class's F1.
+  class (GAD) it is that class's F1. A generated answer that commits to no label is an
+  abstention (:func:`unparsed_label_counts`): a false negative on a positive pair, no count on a
+  negative pair, and wrong for accuracy.
 * Multi-label classification (:func:`multilabel_counts`): micro F1 over (item, label) decisions —
   BLURB's HoC metric once sentence labels are pooled per abstract.
 """
@@ -187,6 +189,16 @@ def label_counts(gold: str, predicted: str, negative: str) -> Counts:
     if predicted == gold:
         return Counts(tp=1) if gold != negative else Counts()
     return Counts(fp=int(predicted != negative), fn=int(gold != negative))
+
+
+def unparsed_label_counts(gold: str, negative: str) -> Counts:
+    """Counts of an answer that commits to no label (an abstention, relation label rule v2).
+
+    A positive gold pair is missed (one false negative); a gold-negative pair gives no count —
+    no class was claimed, so it is no false positive, and it is not a correct "no relation"
+    either: the accuracy metrics score it 0 (``tasks.common.ie_tasks.relation_gen_results``).
+    """
+    return Counts(fn=int(gold != negative))
 
 
 def multilabel_counts(gold: Iterable[str], predicted: Iterable[str]) -> Counts:

@@ -1,18 +1,46 @@
 """Reading the answers models write in the generative IE tasks.
 
-Three parsers, each total (any string in, a well-formed result out, never an exception):
+Parsers, each total (any string in, a well-formed result out, never an exception):
 
-* :func:`parse_mentions` — a list of entity mentions, written as a JSON (or Python-style) list,
-  one per line, as bullets or numbers, comma- or semicolon-separated, quoted or not; an answer
-  that says there are none (``none``, ``No entities.``, ``N/A``, ``[]``) gives an empty list.
-* :func:`parse_label` — the one label of a closed set an answer commits to (its earliest mention).
-* :func:`parse_labels` — every label of a closed set an answer names (multi-label answers).
+* :func:`read_mentions` / :func:`parse_mentions` — a list of entity mentions (entity-list rule
+  v2, below); ``read_mentions`` also says whether the answer was understood.
+* :func:`read_label` (alias :func:`parse_label`) — the one label of a closed set an answer
+  commits to, or None (relation label rule v2, below).
+* :func:`parse_labels` — every label of a closed set an answer names (multi-label answers; HoC,
+  unchanged).
 
-Splitting rule for mentions: a comma or semicolon separates two mentions only when followed by
-whitespace (or at the end), so chemical names such as ``2,3,7,8-tetrachlorodibenzo-p-dioxin``
-stay whole; ``and`` separates only after a comma (``a, b, and c``), so a mention such as
-``breast and ovarian cancer`` stays whole. A bare ``NO`` (capitals) is a mention (nitric oxide),
-while ``no`` / ``No`` means none.
+**Entity-list rule v2** (v1 = the rule of NER task version 1.0, which it extends). Mentions are
+written as a JSON (or Python-style) list, one per line, as bullets or numbers, comma- or
+semicolon-separated, quoted or not; an answer that says there are none (``none``, ``No
+entities.``, ``N/A``, ``[]``) gives an empty list. Splitting rule: a comma or semicolon
+separates two mentions only when followed by whitespace (or at the end), so chemical names such
+as ``2,3,7,8-tetrachlorodibenzo-p-dioxin`` stay whole; ``and`` separates only after a comma
+(``a, b, and c``), so a mention such as ``breast and ovarian cancer`` stays whole (scoring then
+splits an ``X and Y`` that occurs nowhere in the sentence when X and Y both do:
+``tasks.common.ie_tasks.split_unmatched_and``). A bare ``NO`` (capitals) is a mention (nitric
+oxide), while ``no`` / ``No`` means none. New in v2: a chatty lead-in is removed — ``Sure!``,
+``The chemical(s) (mentioned) in the sentence is/are X``, ``The sentence mentions/contains (the
+following diseases:) X``, a line that only announces the list (``Here are the chemicals
+mentioned:``) — and so is a trailer (``X is the only chemical mentioned``); in v1 each such
+sentence was one (false-positive) mention. Lines that refuse are dropped. *Unparsed*: an empty
+answer, or one whose first line is a refusal (:mod:`tasks.common.refusals`); it predicts no
+mention (gold mentions are false negatives, no false positive) and is logged as ``unparsed``.
+
+**Relation label rule v2** (v1, task version 1.0: the label named earliest, and an answer naming
+none read as "no relation"). Labels are found by their aliases (whole words, any case; at one
+position the longest alias wins, so ``not associated`` hides the ``associated`` inside it):
+
+1. An explicit marker — ``Answer:``, ``Relation:``, ``Label:``, ``Type:``, ``The relation /
+   interaction / answer is (an)`` — directly followed by a label: the last such marker wins.
+2. A refusal -> None.
+3. The answer opens with a label (``Inhibitor. ...``, ``No relation; ...``, ``Yes, ...``) -> it.
+4. The labels named anywhere, ignoring negated ones (``not an activator``) and, when a strong
+   label is named, the ``weak`` ones (DDI's ``interaction``): exactly one -> it; none or several
+   (``agonist and antagonist``) -> None.
+
+A label followed by ``or`` / ``/`` / ``and`` another label (``activator or inhibitor``) is a
+hedge -> None. None is *unparsed*, never the negative class: scoring treats it as an abstention
+(``tasks.common.ie_metrics.unparsed_label_counts``).
 """
 
 from __future__ import annotations
@@ -21,6 +49,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+
+from tasks.common.refusals import is_refusal
 
 MAX_MENTIONS = 100  # an answer longer than this is cut (degenerate repetition)
 MAX_MENTION_CHARS = 300
@@ -38,6 +68,31 @@ _HEADER_ONLY = re.compile(r"^\s*[A-Za-z][A-Za-z ()/-]{0,60}:\s*$")
 _HEADER_WORDS = re.compile(
     r"\b(?:entit|mention|chemical|disease|gene|protein|answer|output|response|list|result|"
     r"drug|dna|rna|cell|named)",
+    re.IGNORECASE,
+)
+_TYPE_WORD = (
+    r"(?:chemicals?|drugs?|compounds?|diseases?|disorders?|conditions?|genes?|proteins?"
+    r"|gene\s+products?|products?|entit(?:y|ies)|mentions?|dna|rna|cell\s+lines?|cell\s+types?"
+    r"|names?)"
+)
+# a chatty opening: "Sure! ", "The chemical(s) (mentioned) in the sentence is/are ...",
+# "The sentence mentions (the chemicals) ..." - removed before the mentions are read
+_PLEASANTRY = re.compile(r"^\s*(?:sure|certainly|okay|ok|of\s+course)\s*[!.,]\s*", re.I)
+_LEAD_IN = re.compile(
+    rf"""^\s*(?:
+        (?:the\s+(?:only\s+)?(?:[\w/-]+\s+){{0,3}}?|(?:only\s+)?){_TYPE_WORD}\s+
+        (?:(?:mentioned|found|named|identified|present|listed)\s+)?
+        (?:(?:in|from)\s+(?:the|this)\s+(?:given\s+)?(?:sentence|text|input|abstract|passage)\s+)?
+        (?:is|are|include|includes|would\s+be)\s*:?\s*(?=\S)
+      | (?:the|this)\s+(?:given\s+)?(?:sentence|text|input|abstract|passage)\s+
+        (?:mentions|contains|includes|lists|names)\s+(?:(?:the|a|an)\s+)?
+        (?:(?:following\s+)?{_TYPE_WORD}\s*:?\s*)?(?=\S)
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "... is the only chemical mentioned", "... are the diseases in the sentence"
+_TRAILER = re.compile(
+    rf"\s+(?:is|are)\s+(?:the\s+|a\s+|an\s+)?(?:only\s+)?(?:\w+\s+)?{_TYPE_WORD}\b.*$",
     re.IGNORECASE,
 )
 _SEPARATOR = re.compile(r"[,;](?:\s+|$)(?:and\s+|or\s+)?")
@@ -100,24 +155,56 @@ def _is_none_answer(text: str) -> bool:
     return bool(_NONE_ANSWER.match(stripped))
 
 
+def _strip_lead_in(text: str) -> str:
+    text = _PLEASANTRY.sub("", text, count=1)
+    lead = _LEAD_IN.match(text)
+    return text[lead.end() :] if lead else text
+
+
+def _is_lead_line(line: str) -> bool:
+    """A line that only announces the list ("Sure! Here are the chemicals mentioned:")."""
+    stripped = line.strip()
+    return (
+        bool(_HEADER_ONLY.match(line))
+        or stripped.endswith(":")
+        and len(stripped) <= 120
+        and bool(_HEADER_WORDS.search(stripped))
+    )
+
+
+def read_mentions(response: str) -> tuple[list[str], bool]:
+    """The mentions an answer lists, and whether the answer was understood (entity rule v2).
+
+    Not understood (``unparsed``): an empty answer, or a refusal (``tasks.common.refusals``);
+    both read as no mentions. A "none" answer is understood and lists no mentions.
+    """
+    if not isinstance(response, str) or not response.strip():
+        return [], False
+    first_line = response.strip().splitlines()[0]
+    if is_refusal(first_line):
+        return [], False
+    return parse_mentions(response), True
+
+
 def parse_mentions(response: str) -> list[str]:
     """The mentions an answer lists, cleaned and de-duplicated (first occurrence kept)."""
     if not isinstance(response, str):
         return []
-    text = response.strip()
+    text = _strip_lead_in(response.strip())
     if not text or _is_none_answer(text):
         return []
     items = _json_list(text)
     if items is None:
         items = []
         for line in text.splitlines():
-            if _HEADER_ONLY.match(line):
+            if _is_lead_line(line):
                 continue
             header = _HEADER.match(line)
             if header and _HEADER_WORDS.search(header.group(0)):
                 line = line[header.end() :]
             line = _BULLET.sub("", line, count=1)
-            if not line.strip() or _is_none_answer(line):
+            line = _TRAILER.sub("", _strip_lead_in(line))
+            if not line.strip() or _is_none_answer(line) or is_refusal(line):
                 continue
             items.extend(_SEPARATOR.split(line))
     out: list[str] = []
@@ -150,23 +237,78 @@ def _matches(response: str, aliases: Mapping[str, Sequence[str]]) -> list[tuple[
     return hits
 
 
-def parse_label(
+_LABEL_MARKER = re.compile(
+    r"\b(?:(?:final|correct)\s+)?(?:answer|relation(?:ship)?|label|interaction|classification"
+    r"|class|category|type)(?:\s+type)?\s*(?:is|would\s+be|[:=\-–—])\s*(?:an?\s+|the\s+)?",
+    re.IGNORECASE,
+)
+_LABEL_LEAD = re.compile(r"^[\s\-*•>#\"'`“”‘’(\[]*(?:an?\s+|the\s+)?", re.IGNORECASE)
+_LABEL_HEDGE = re.compile(r"\s*(?:,\s*)?(?:or|/|and/or|and)\s*(?:an?\s+|the\s+)?", re.IGNORECASE)
+_LABEL_NEGATED = re.compile(
+    r"(?:\bnot|\bnor|\bneither|\bno\s+longer|\bisn't|\bisn’t|\brather\s+than|\binstead\s+of)"
+    r"\s+(?:an?\s+|the\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _label_hits(text: str, aliases: Mapping[str, Sequence[str]]) -> list[tuple[int, int, str]]:
+    """(start, end, label) of the alias occurrences, leftmost-longest, none overlapping another:
+    in "not associated" only the alias "not associated" counts, not "associated" inside it."""
+    out: list[tuple[int, int, str]] = []
+    end = -1
+    for start, neg_length, label in sorted(_matches(text, aliases)):  # leftmost, then longest
+        if start >= end:
+            end = start - neg_length
+            out.append((start, end, label))
+    return out
+
+
+def _hedged(text: str, hit: tuple[int, int, str], hits: Sequence[tuple[int, int, str]]) -> bool:
+    """Whether the label at ``hit`` is followed by "or <another label>" ("activator or inhibitor")."""
+    m = _LABEL_HEDGE.match(text, hit[1])
+    return bool(m) and any(s == m.end() and lab != hit[2] for s, _, lab in hits)
+
+
+def read_label(
     response: str, aliases: Mapping[str, Sequence[str]], weak: Iterable[str] = ()
 ) -> str | None:
-    """The label whose alias occurs first in the answer (longest alias on a tie), or None.
+    """The one label an answer commits to, or None when it names none or several (label rule v2).
 
-    ``aliases`` maps each label to the phrases that name it, e.g.
-    ``{"false": ["none", "no relation", "no"], "CPR:4": ["inhibitor", "CPR:4"], ...}``.
-    A ``weak`` label (one named by a generic word, such as DDI's ``int`` = "interaction") is
-    chosen only when no other label is named.
+    In order: (1) an explicit marker ("Answer: inhibitor", "The relation is an antagonist"; the
+    last one wins); (2) a refusal -> None; (3) the label the answer opens with ("No relation;
+    ..."); (4) the labels named anywhere, ignoring negated ones ("not an activator") and, if a
+    strong label is named, ``weak`` ones: exactly one -> it, several -> None (ambiguous).
+    A label followed by "or <another label>" is a hedge -> None.
     """
     if not isinstance(response, str) or not response.strip():
         return None
-    hits = sorted(_matches(response[:2000], aliases))
+    text = response[:2000].replace("**", "").replace("__", "")
+    hits = _label_hits(text, aliases)
+    if not hits:
+        return None
+    by_start = {start: hit for hit in hits for start in [hit[0]]}
+    marked = [by_start[m.end()] for m in _LABEL_MARKER.finditer(text) if m.end() in by_start]
+    if marked:
+        last = max(marked)
+        return None if _hedged(text, last, hits) else last[2]
+    if is_refusal(text):
+        return None
+    lead = _LABEL_LEAD.match(text)
+    first = by_start.get(lead.end() if lead else 0)
+    if first is not None:
+        return None if _hedged(text, first, hits) else first[2]
+    named = [h for h in hits if not _LABEL_NEGATED.search(text[: h[0]])]
     weak = set(weak)
-    strong = [hit for hit in hits if hit[2] not in weak]
-    best = strong or hits
-    return best[0][2] if best else None
+    strong = {label for _, _, label in named if label not in weak}
+    labels = strong or {label for _, _, label in named}
+    return labels.pop() if len(labels) == 1 else None
+
+
+def parse_label(
+    response: str, aliases: Mapping[str, Sequence[str]], weak: Iterable[str] = ()
+) -> str | None:
+    """Alias of :func:`read_label` (the label rule v2)."""
+    return read_label(response, aliases, weak)
 
 
 def parse_labels(

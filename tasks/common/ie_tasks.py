@@ -19,9 +19,10 @@ from typing import Any
 
 from bioinstruct_data.prompting import render_prompt
 from tasks.common import ie_metrics
-from tasks.common.ie_parsing import parse_label, parse_labels, parse_mentions
+from tasks.common.ie_parsing import parse_labels, read_label, read_mentions
 
 NONE_ANSWER = "none"
+UNPARSED = "[unparsed]"  # ``pred`` of an answer that names no label (relation label rule v2)
 _NO_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
 
@@ -64,10 +65,34 @@ def ner_doc_to_target(doc: Doc) -> str:
     return "\n".join(dict.fromkeys(mentions)) or NONE_ANSWER
 
 
+_AND = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
+
+
+def split_unmatched_and(tokens: Sequence[str], mentions: Sequence[str]) -> list[str]:
+    """Mentions with a mention "X and Y" that occurs nowhere in the sentence replaced by X and Y,
+    when each of them occurs ("The chemicals are aspirin and ibuprofen"); a coordinated mention
+    that does occur ("breast and ovarian cancer") stays whole (entity rule v2)."""
+    out: list[str] = []
+    for mention in mentions:
+        parts = [p.strip() for p in _AND.split(mention)]
+        if (
+            len(parts) > 1
+            and not ie_metrics.find_occurrences(tokens, mention)
+            and all(p and ie_metrics.find_occurrences(tokens, p) for p in parts)
+        ):
+            out.extend(parts)
+        else:
+            out.append(mention)
+    return list(dict.fromkeys(out))
+
+
 def ner_process_results(doc: Doc, results: Sequence[str]) -> dict[str, Any]:
-    predicted = parse_mentions(results[0])
+    """Entity counts of one sentence, and ``unparsed`` (an empty answer or a refusal: no
+    mentions predicted, so its gold mentions are false negatives)."""
+    predicted, understood = read_mentions(results[0])
+    predicted = split_unmatched_and(doc["tokens"], predicted)
     counts = ie_metrics.ner_counts(doc["tokens"], doc["spans"], predicted)
-    return _scores(_item(counts, predicted))
+    return _scores(_item(counts, predicted), unparsed=float(not understood))
 
 
 # --- relation extraction -------------------------------------------------------------------
@@ -95,17 +120,20 @@ def relation_gen_results(
 ) -> ProcessResults:
     """``process_results`` of a generative RE task whose labels are named by ``aliases``.
 
-    An answer naming no label is read as the negative label (no relation claimed) and counted in
-    ``unparsed``.
+    Relation label rule v2 (:func:`tasks.common.ie_parsing.read_label`). An answer that commits
+    to no label (names none, several, or refuses) is *unparsed*, never read as "no relation":
+    ``pred`` is ``[unparsed]``, ``unparsed`` is 1, ``acc`` is 0, and its counts are those of an
+    abstention (:func:`tasks.common.ie_metrics.unparsed_label_counts`): a false negative when the
+    gold label is a relation, nothing when it is the negative label.
     """
 
     def process_results(doc: Doc, results: Sequence[str]) -> dict[str, Any]:
-        label = parse_label(results[0], aliases, weak)
-        pred = doc["negative"] if label is None else label
-        counts = ie_metrics.label_counts(doc["label"], pred, doc["negative"])
-        return _scores(
-            _item(counts, pred), acc=float(pred == doc["label"]), unparsed=float(label is None)
-        )
+        label = read_label(results[0], aliases, weak)
+        if label is None:
+            counts = ie_metrics.unparsed_label_counts(doc["label"], doc["negative"])
+            return _scores(_item(counts, UNPARSED), acc=0.0, unparsed=1.0)
+        counts = ie_metrics.label_counts(doc["label"], label, doc["negative"])
+        return _scores(_item(counts, label), acc=float(label == doc["label"]), unparsed=0.0)
 
     return process_results
 
