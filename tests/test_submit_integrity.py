@@ -152,14 +152,21 @@ FORGERIES = [
 def test_consistent_forgeries_are_rejected_by_rescoring(
     runs, tmp_path, capsys, name, tamper, message
 ):
+    err = rejection(runs, tmp_path, capsys, tamper, message)
+    assert "doc_id" in err
+
+
+def rejection(runs, tmp_path, capsys, tamper, message) -> str:
+    """Submit a tampered copy of run A: exit 2, one line naming ``message``, store untouched."""
     store = tmp_path / "store"
     run = copy_run(runs.a, tmp_path / "run")
     tamper(run)
     rc, err = submit([run], store, *ARGS, capsys=capsys)
-    assert rc == 2, name
+    assert rc == 2, message
     assert err.startswith("biobench submit: rejected: ") and message in err, err
-    assert "doc_id" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "Traceback" not in err
     assert snapshot(store) == {}
+    return err
 
 
 def test_the_unedited_runs_pass_rescoring(runs, tmp_path, capsys):
@@ -262,14 +269,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("name", "tamper", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_input_gets_one_line_and_exit_2(runs, tmp_path, capsys, name, tamper, message):
-    store = tmp_path / "store"
-    run = copy_run(runs.a, tmp_path / "run")
-    tamper(run)
-    rc, err = submit([run], store, *ARGS, capsys=capsys)
-    assert rc == 2, name
-    assert err.startswith("biobench submit: rejected: ") and message in err, err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert snapshot(store) == {}
+    rejection(runs, tmp_path, capsys, tamper, message)
 
 
 @pytest.mark.parametrize(
