@@ -10,7 +10,10 @@ it is evaluated on:
 
 * qa: PubMedQA (the 500 PQA-L items outside the test split), BioASQ yes/no train, HEAD-QA train;
 * ie: NER train splits of BC5CDR-chem/-disease, NCBI-disease, BC2GM; ChemProt, GAD and DDI train;
-* gen: MTS-Dialog training set, ACI-Bench train, and GenMedGPT-5k (ChatDoctor's instruction set).
+* gen: MTS-Dialog training set, ACI-Bench train, and GenMedGPT-5k (ChatDoctor's instruction set);
+* plus the project's 80 human-written seed tasks (``seed_tasks.jsonl``, as BioInstruct started
+  from 80 seeds): the 72 of categories qa / ie / gen; the 8 ``other`` seeds belong to no
+  evaluated category and are left out.
 
 Not used: MedQA, MedMCQA and MMLU (no training split here), HoC (no official split file),
 JNLPBA (no training file), MeQSum and MEDIQA (evaluation-only here).
@@ -446,13 +449,26 @@ BUILDERS: tuple[Builder, ...] = (
 )
 
 
+def seed_records() -> list[TrainingRecord]:
+    """The shipped seed tasks of the evaluated categories as training records."""
+    from bioinstruct_data.seeds import load_seeds
+
+    return [
+        TrainingRecord(s.instruction, s.input, s.output, s.category, "seed_tasks", s.id)
+        for s in load_seeds()
+        if s.category in CATEGORIES
+    ]
+
+
 def build(
     data_dir: Path,
     max_per_source: int = DEFAULT_MAX_PER_SOURCE,
     seed: int = DEFAULT_SEED,
     builders: tuple[Builder, ...] = BUILDERS,
+    seeds: bool = False,
 ) -> tuple[list[TrainingRecord], dict[str, dict[str, int]]]:
-    """All records (at most ``max_per_source`` per record source) and per-source statistics.
+    """All records (at most ``max_per_source`` per record source) and per-source statistics;
+    with ``seeds``, the seed tasks of :func:`seed_records` come last.
 
     Builders whose training files are missing are skipped with a warning; none found is an error.
     """
@@ -491,6 +507,11 @@ def build(
             f"No training files of any known dataset under {data_dir}. Point --data-dir at the "
             "shared data folder (layout in its README.md, e.g. ../shared/data)."
         )
+    if seeds:
+        extra = seed_records()
+        records += extra
+        stats["seed_tasks"] = {"available": len(extra), "dropped_as_test_overlap": 0}
+        stats["seed_tasks"]["kept"] = len(extra)
     ids = Counter(r.id for r in records)
     duplicated = [i for i, n in ids.items() if n > 1]
     if duplicated:
@@ -530,14 +551,22 @@ def ensure(
     out: Path,
     max_per_source: int = DEFAULT_MAX_PER_SOURCE,
     seed: int = DEFAULT_SEED,
+    seeds: bool = True,
 ) -> Path:
     """Build ``out`` unless it exists with a manifest of the same settings; return ``out``."""
-    settings = {"data_dir": str(data_dir.resolve()), "max_per_source": max_per_source, "seed": seed}
+    from bioinstruct_data.seeds import SEED_FILE
+
+    settings = {
+        "data_dir": str(data_dir.resolve()),
+        "max_per_source": max_per_source,
+        "seed": seed,
+        "seed_tasks_sha256": hashlib.sha256(SEED_FILE.read_bytes()).hexdigest() if seeds else None,
+    }
     if out.is_file() and manifest_path(out).is_file():
         manifest = json.loads(manifest_path(out).read_text(encoding="utf-8"))
         if {k: manifest.get(k) for k in settings} == settings:
             return out
-    records, stats = build(data_dir, max_per_source, seed)
+    records, stats = build(data_dir, max_per_source, seed, seeds=seeds)
     manifest = write(records, stats, out, **settings)
     log.info("wrote %d instruction records to %s (%s)", len(records), out, manifest["by_category"])
     return out
@@ -553,18 +582,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output JSONL (under runs/)")
     parser.add_argument("--max-per-source", type=int, default=DEFAULT_MAX_PER_SOURCE)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--no-seed-tasks", action="store_true", help="leave the 72 qa/ie/gen seed tasks out"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    records, stats = build(args.data_dir, args.max_per_source, args.seed)
-    manifest = write(
-        records,
-        stats,
-        args.out,
-        data_dir=str(args.data_dir.resolve()),
-        max_per_source=args.max_per_source,
-        seed=args.seed,
+    out = ensure(
+        args.data_dir, args.out, args.max_per_source, args.seed, seeds=not args.no_seed_tasks
     )
-    print(json.dumps(manifest, indent=2))
+    print(manifest_path(out).read_text(encoding="utf-8"))
     return 0
 
 

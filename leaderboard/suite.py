@@ -36,6 +36,7 @@ class SuiteTask:
     path: Path
     output_type: str
     metrics: dict[str, str]  # metric name -> aggregation ("mean" or a marker)
+    max_gen_toks: int | None = None  # generate_until tasks: the task's own generation cap
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,14 @@ def _load(tasks_dir: Path) -> Suite:
                 m["metric"]: str(m.get("aggregation", "mean"))
                 for m in config.get("metric_list") or []
             }
+            cap = (config.get("generation_kwargs") or {}).get("max_gen_toks")
             tasks[config["task"]] = SuiteTask(
-                config["task"], _version(config), path, config.get("output_type", ""), metrics
+                config["task"],
+                _version(config),
+                path,
+                config.get("output_type", ""),
+                metrics,
+                int(cap) if cap is not None else None,
             )
     return Suite(tasks, groups)
 

@@ -27,10 +27,14 @@ killed ablation continues where it stopped.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
+import resource
+import shutil
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,44 @@ class Plan:
     seed: int = 0
     alpha: float = 0.05
     level: float = 0.95
+    lite: dict[str, int] = field(default_factory=dict)  # group -> seeded lite items per task
+    max_gen_toks: int | None = None  # generation cap: min(task's own cap, this)
+    dtype: str = "float32"  # lm-eval hf dtype of every evaluation
+    store_dir: Path | None = None  # submission store (default <output_dir>/submissions)
+    report_dir: Path | None = None  # committed outputs (default <output_dir>)
+    model_name: str | None = None  # rows are named "<model_name>-lora-<subset>"
+
+    @property
+    def store(self) -> Path:
+        return self.store_dir or self.output_dir / "submissions"
+
+    @property
+    def reports(self) -> Path:
+        return self.report_dir or self.output_dir
+
+    def eval_settings(self, group: str) -> dict[str, Any]:
+        """What decides a group's items and answers (recorded, and part of the fingerprint)."""
+        return {
+            "group": group,
+            "lite": self.lite.get(group),
+            "limit": None if group in self.lite else self.limit,
+            "max_gen_toks": self.max_gen_toks,
+            "dtype": self.dtype,
+            "eval_args": list(self.eval_args),
+        }
+
+    def fingerprint(self, label: str) -> str:
+        """SHA-256 of everything that determines a label's stored submission."""
+        train = None
+        if label != BASE:
+            train = asdict(self.finetune_config(label))
+            train.pop("output_dir")
+        blob = {
+            "train": train,
+            "eval": [self.eval_settings(g) for g in self.groups],
+            "model_name": self.model_name,
+        }
+        return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
     def finetune_config(self, subset: str) -> ft.FinetuneConfig:
         over = {
@@ -84,22 +126,20 @@ def finished(cfg: ft.FinetuneConfig) -> bool:
     return json.loads((out / "config.json").read_text(encoding="utf-8")) == asdict(cfg)
 
 
-def train_adapters(plan: Plan) -> dict[str, Path]:
-    adapters = {}
-    for subset in plan.subsets:
-        cfg = plan.finetune_config(subset)
-        if finished(cfg):
-            log.info("adapter %s: done already (%s)", subset, cfg.output_dir)
-        else:
-            log.info(
-                "adapter %s: training %d steps on categories %s",
-                subset,
-                cfg.max_steps,
-                cfg.categories or "all",
-            )
-            ft.train(cfg)
-        adapters[subset] = Path(cfg.output_dir) / "adapter"
-    return adapters
+def train_adapter(plan: Plan, subset: str) -> Path:
+    """Train (or reuse, or resume) the adapter of one subset; returns its adapter folder."""
+    cfg = plan.finetune_config(subset)
+    if finished(cfg):
+        log.info("adapter %s: done already (%s)", subset, cfg.output_dir)
+    else:
+        log.info(
+            "adapter %s: training %d steps on categories %s",
+            subset,
+            cfg.max_steps,
+            cfg.categories or "all",
+        )
+        ft.train(cfg)
+    return Path(cfg.output_dir) / "adapter"
 
 
 def results_file(folder: Path) -> Path | None:
@@ -107,55 +147,155 @@ def results_file(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def evaluate(plan: Plan, label: str, base: str, adapter: Path | None) -> Path:
-    """``biobench eval`` of one model on the plan's groups; reused when already done."""
+def eval_units(plan: Plan, group: str) -> list[tuple[str, list[str], int | None]]:
+    """A group's lm-eval runs: (folder name, tasks, generation cap to impose or None).
+
+    lm-eval's ``--gen_kwargs`` sets one cap for every generative task of a run, so the tasks
+    whose own cap is above ``plan.max_gen_toks`` run apart from the others with the smaller cap;
+    every task thus generates at most min(its own cap, the plan's cap) tokens.
+    """
+    from leaderboard.suite import load_suite
+
+    if plan.max_gen_toks is None:
+        return [(group, [group], None)]
+    suite = load_suite()
+    capped = [
+        t
+        for t in suite.leaves_of(group)
+        if suite.tasks[t].output_type == "generate_until"
+        and (suite.tasks[t].max_gen_toks or 256) > plan.max_gen_toks
+    ]
+    if not capped:
+        return [(group, [group], None)]
+    rest = [t for t in suite.leaves_of(group) if t not in capped]
+    units = [(group, rest, None)] if rest else []
+    return [*units, (f"{group}-capped", capped, plan.max_gen_toks)]
+
+
+def _cpu_seconds() -> float:
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def evaluate(plan: Plan, label: str, base: str, adapter: Path | None) -> tuple[list[Path], dict]:
+    """``biobench eval`` of one model, one run per group (and cap); finished runs are reused.
+
+    Returns the result folders and, per run, its wall and CPU seconds (None when reused).
+    """
     from runners import eval as biobench_eval
 
-    folder = plan.output_dir / "eval" / label
-    done = folder / "DONE"
-    if done.is_file() and results_file(folder) is not None:
-        log.info("evaluation %s: done already (%s)", label, folder)
-        return folder
-    model_args = f"pretrained={base},dtype=float32" + (f",peft={adapter}" if adapter else "")
-    argv = [
-        "--model",
-        "hf",
-        "--model_args",
-        model_args,
-        "--tasks",
-        ",".join(plan.groups),
-        "--output_path",
-        str(folder),
-    ]
-    if plan.limit is not None:
-        argv += ["--limit", str(plan.limit)]
-    argv += list(plan.eval_args)
-    log.info("evaluation %s: biobench eval %s", label, " ".join(argv))
-    code = biobench_eval.main(argv)
-    if code != 0:
-        raise RuntimeError(f"biobench eval of {label} failed with exit code {code}")
-    done.write_text("ok\n", encoding="utf-8")
-    return folder
+    model_args = f"pretrained={base},dtype={plan.dtype}" + (f",peft={adapter}" if adapter else "")
+    folders, timing = [], {}
+    for group in plan.groups:
+        settings = plan.eval_settings(group)
+        for name, tasks, cap in eval_units(plan, group):
+            folder = plan.output_dir / "eval" / label / name
+            folders.append(folder)
+            done = folder / "DONE"
+            if done.is_file() and results_file(folder) is not None:
+                log.info("evaluation %s/%s: done already (%s)", label, name, folder)
+                timing[name] = None
+                continue
+            if folder.exists():  # a killed run: lm-eval has no resume, start the unit again
+                shutil.rmtree(folder)
+            argv = ["--model", "hf", "--model_args", model_args, "--tasks", ",".join(tasks)]
+            argv += ["--output_path", str(folder)]
+            if settings["lite"] is not None:
+                argv += ["--lite", str(settings["lite"])]
+            elif settings["limit"] is not None:
+                argv += ["--limit", str(settings["limit"])]
+            if cap is not None:
+                argv += ["--gen_kwargs", f"max_gen_toks={cap}"]
+            argv += list(plan.eval_args)
+            log.info("evaluation %s/%s: biobench eval %s", label, name, " ".join(argv))
+            wall, cpu = time.perf_counter(), _cpu_seconds()
+            code = biobench_eval.main(argv)
+            if code != 0:
+                raise RuntimeError(f"biobench eval of {label}/{name} failed with exit code {code}")
+            timing[name] = {
+                "wall_s": round(time.perf_counter() - wall, 1),
+                "cpu_s": round(_cpu_seconds() - cpu, 1),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+            }
+            done.write_text("ok\n", encoding="utf-8")
+    return folders, timing
 
 
-def submit(plan: Plan, label: str, folder: Path, base: str, adapter: Path | None) -> str:
-    """Check the run like ``biobench submit`` and store it in ``<output_dir>/submissions``."""
+def row_name(plan: Plan, base: str, label: str) -> str:
+    name = plan.model_name or Path(base).name
+    return name if label == BASE else f"{name}-lora-{label}"
+
+
+def submit(plan: Plan, label: str, folders: list[Path], base: str, adapter: Path | None) -> str:
+    """Check the runs like ``biobench submit`` and store them as one submission."""
     from leaderboard.store import Store
     from leaderboard.validate import Metadata, prepare
 
+    cap = f"; generation capped at {plan.max_gen_toks} tokens" if plan.max_gen_toks else ""
+    lite = ", ".join(f"{g}: {n}" for g, n in plan.lite.items())
+    items = f"seeded lite subsets ({lite})" if lite else f"--limit {plan.limit}"
     meta = Metadata(
-        model_id=f"ablation/{Path(base).name}-{label}",
-        base_model=base if adapter else None,
+        model_id=f"bioinstruct-repro/{row_name(plan, base, label)}",
+        base_model=f"bioinstruct-repro/{row_name(plan, base, BASE)}" if adapter else None,
+        precision=plan.dtype,
         adapter=str(adapter) if adapter else None,
         license="see the base model",
         model_type="instruction-tuned" if adapter else "base",
-        training_data=[f"offline instructions, category subset: {label}"] if adapter else [],
+        training_data=(
+            [f"offline instructions (training splits), category: {label}"] if adapter else []
+        ),
         run_id=label,
-        notes=f"biobench ablation ({plan.output_dir})",
+        notes=(
+            f"BioInstruct reproduction (biobench ablation), training category: "
+            f"{label if adapter else 'none (base model)'}; {items}; dtype {plan.dtype}{cap}"
+        ),
     )
-    prepared = prepare([folder], meta)
-    Store(plan.output_dir / "submissions").add(prepared, replace=True)
+    prepared = prepare(folders, meta)
+    Store(plan.store).add(prepared, replace=True)
     return prepared.submission_id
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def read_manifest(plan: Plan) -> dict[str, Any]:
+    path = plan.reports / "manifest.json"
+    if not path.is_file():
+        return {"steps": {}}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
+    plan.reports.mkdir(parents=True, exist_ok=True)
+    ft.write_atomic(plan.reports / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+
+
+def sha256_file(path: Path) -> str:
+    from runners.finetune_data import file_sha256
+
+    return file_sha256(path)
+
+
+def keep_training_record(plan: Plan, subset: str, adapter: Path) -> dict[str, Any]:
+    """Copy an adapter's run.json, loss log and curve into the reports (the adapter itself is
+    regenerated from config + seed + data, whose hashes the manifest keeps)."""
+    run_dir = adapter.parent
+    target = plan.reports / "training" / subset
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("run.json", "loss_log.jsonl", "loss_curve.png", "config.json"):
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, target / name)
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    return {
+        "adapter_sha256": sha256_file(adapter / "adapter_model.safetensors"),
+        "data_sha256": run["data"].get("sha256"),
+        "global_step": run["global_step"],
+        "wall_s": run.get("seconds_this_session"),
+        "cpu_s": run.get("cpu_seconds_this_session"),
+    }
 
 
 # --------------------------------------------------------------------------- statistics
@@ -247,6 +387,7 @@ def transfer_matrix(plan: Plan, labels: list[str], items_by_model: list[list]) -
                         "ci": [float(result.diff_low[k]), float(result.diff_high[k])],
                         "test": result.test,
                         "p_value": float(result.p_value[k]),
+                        "mde": float(np.ravel(result.mde)[k]),
                     }
                 )
         group_reps = np.mean(reps, axis=0)  # (resamples, models): unweighted mean over tasks
@@ -256,6 +397,7 @@ def transfer_matrix(plan: Plan, labels: list[str], items_by_model: list[list]) -
             diff_reps = group_reps[:, m] - group_reps[:, 0]
             low, high = stats.percentile_interval(diff_reps, plan.level)
             p = float(stats.bootstrap_p(diff_reps[:, None], np.array([diff]))[0])
+            se = float(np.std(diff_reps, ddof=1))
             cells.append(
                 {
                     "subset": labels[m],
@@ -265,6 +407,8 @@ def transfer_matrix(plan: Plan, labels: list[str], items_by_model: list[list]) -
                     "gain": diff,
                     "ci": [float(low), float(high)],
                     "p_value": p,
+                    "se": se,
+                    "mde": float(stats.mde(se, plan.alpha, 0.8)),
                     "n_tasks": len(tables),
                     "n_items": int(sum(t.num.shape[0] for t in tables.values())),
                     "tasks_left_out": sorted(set(members) - set(tables)),
@@ -322,13 +466,22 @@ def heatmap(matrix: dict[str, Any], subsets: list[str], groups: list[str], png: 
 def markdown(plan: Plan, matrix: dict[str, Any], runs: dict[str, Any], notes: list[str]) -> str:
     cell = {(c["subset"], c["group"]): c for c in matrix["cells"]}
     subsets = list(plan.subsets)
+    if plan.lite:
+        items = "seeded lite subsets of " + ", ".join(
+            f"{n} items per task for {g}" for g, n in plan.lite.items()
+        )
+    else:
+        items = f"`--limit {plan.limit}`"
+    cap = f", generation capped at {plan.max_gen_toks} tokens" if plan.max_gen_toks else ""
     lines = [
         "# Instruction-category ablation: transfer matrix",
         "",
         f"Finetune config `{plan.config}`, {plan.max_steps} optimizer steps per adapter; "
-        f"evaluation `--limit {plan.limit}` on {', '.join(plan.groups)}. Cell: gain of the "
-        "adapter over the base model on the group score (unweighted mean of task scores), 95% "
-        "paired-bootstrap CI, bootstrap p adjusted across all cells (Holm; BH in transfer.json).",
+        f"evaluation on {', '.join(plan.groups)} ({items}; dtype {plan.dtype}{cap}), every model "
+        "on the same items. Cell: gain of the adapter over the base model on the group score "
+        "(unweighted mean of task scores), 95% paired-bootstrap CI (items resampled within each "
+        "task), bootstrap p adjusted across all cells (Holm; BH in transfer.json), and the "
+        "minimum detectable effect at 80% power (MDE = 2.80 x bootstrap SE).",
         "",
         "| trained on | " + " | ".join(plan.groups) + " |",
         "|---|" + "---|" * len(plan.groups),
@@ -348,6 +501,17 @@ def markdown(plan: Plan, matrix: dict[str, Any], runs: dict[str, Any], notes: li
         lines.append(f"| {s} | " + " | ".join(row) + " |")
     lines += [
         "",
+        "| group | items (all tasks) | tasks | MDE of a cell (80% power) |",
+        "|---|---|---|---|",
+    ]
+    for g in plan.groups:
+        c = [cell[s, g] for s in subsets]
+        mdes = [x.get("mde", float("nan")) for x in c]
+        lines.append(
+            f"| {g} | {c[0]['n_items']} | {c[0]['n_tasks']} | {min(mdes):.4f} to {max(mdes):.4f} |"
+        )
+    lines += [
+        "",
         "## Adapters",
         "",
         "| subset | steps | train records | val loss before -> after |",
@@ -364,14 +528,15 @@ def markdown(plan: Plan, matrix: dict[str, Any], runs: dict[str, Any], notes: li
         "",
         "## Per task",
         "",
-        "| group | task | subset | n | base | tuned | gain [95% CI] | test | p | p_holm |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| group | task | subset | n | base | tuned | gain [95% CI] | MDE | test | p | p_holm |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in matrix["tasks"]:
         lines.append(
             f"| {t['group']} | {t['task']} | {t['subset']} | {t['n_items']} | {t['base']:.4f} | "
             f"{t['tuned']:.4f} | {t['gain']:+.4f} [{t['ci'][0]:+.4f}, {t['ci'][1]:+.4f}] | "
-            f"{t['test']} | {t['p_value']:.3g} | {t['p_holm']:.3g} |"
+            f"{t.get('mde', float('nan')):.4f} | {t['test']} | {t['p_value']:.3g} | "
+            f"{t['p_holm']:.3g} |"
         )
     if notes:
         lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
@@ -393,33 +558,53 @@ def check_groups(groups: tuple[str, ...]) -> None:
 
 
 def run(plan: Plan) -> dict[str, Any]:
+    """Every step in order, each reused when done: by the manifest (a stored submission of the
+    same fingerprint, e.g. committed by an earlier machine) or by its finished local output."""
+    from datetime import UTC, datetime
+
     from leaderboard.loader import read_items
     from leaderboard.store import Store
 
     plan.output_dir.mkdir(parents=True, exist_ok=True)
-    adapters = train_adapters(plan)
+    manifest = read_manifest(plan)
+    steps = manifest.setdefault("steps", {})
     base = ft.resolve_base(plan.finetune_config(plan.subsets[0]).base_model)
     labels = [BASE, *plan.subsets]
-    store = Store(plan.output_dir / "submissions")
-    items_by_model, submissions, notes = [], {}, []
+    store = Store(plan.store)
+    items_by_model, submissions, notes, runs = [], {}, [], {}
     for label in labels:
-        adapter = adapters.get(label)
-        folder = evaluate(plan, label, base, adapter)
-        sid = submit(plan, label, folder, base, adapter)
+        fingerprint = plan.fingerprint(label)
+        step = steps.get(label) or {}
+        sid = step.get("submission_id")
+        if step.get("fingerprint") == fingerprint and sid in store.ids():
+            log.info("%s: stored already as %s (manifest); reused", label, sid)
+        else:
+            record: dict[str, Any] = {"fingerprint": fingerprint}
+            adapter = None
+            if label != BASE:
+                adapter = train_adapter(plan, label)
+                record["train"] = keep_training_record(plan, label, adapter)
+            folders, record["eval"] = evaluate(plan, label, base, adapter)
+            sid = record["submission_id"] = submit(plan, label, folders, base, adapter)
+            record["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+            steps[label] = record
+            write_manifest(plan, manifest)
         sub = store.read(sid)
         submissions[label] = sid
         items_by_model.append(read_items(store.root, sub))
+        if label != BASE:
+            run_json = plan.reports / "training" / label / "run.json"
+            runs[label] = json.loads(run_json.read_text(encoding="utf-8"))
         if any(t.data.source == "sample" for t in sub.tasks):
             notes.append(f"{label}: evaluated on the shipped SAMPLE data; scores mean nothing")
     matrix = transfer_matrix(plan, labels, items_by_model)
-    runs = {
-        s: json.loads((adapters[s].parent / "run.json").read_text(encoding="utf-8"))
-        for s in plan.subsets
-    }
     report = {
         "config": plan.config,
         "max_steps": plan.max_steps,
         "limit": plan.limit,
+        "lite": plan.lite,
+        "max_gen_toks": plan.max_gen_toks,
+        "dtype": plan.dtype,
         "groups": list(plan.groups),
         "subsets": list(plan.subsets),
         "settings": {
@@ -432,11 +617,47 @@ def run(plan: Plan) -> dict[str, Any]:
         **matrix,
         "notes": notes,
     }
-    out = plan.output_dir
-    ft.write_atomic(out / "transfer.json", json.dumps(report, indent=2))
+    out = plan.reports
+    out.mkdir(parents=True, exist_ok=True)
+    ft.write_atomic(out / "transfer.json", json.dumps(report, indent=2) + "\n")
     ft.write_atomic(out / "transfer.md", markdown(plan, matrix, runs, notes))
     heatmap(matrix, list(plan.subsets), list(plan.groups), out / "transfer.png")
+    loss_curves(runs, plan.reports, out / "loss_curves.png")
     return report
+
+
+def loss_curves(runs: dict[str, Any], reports: Path, png: Path) -> Path | None:
+    """Train and validation loss of every adapter in one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, subset in enumerate(runs):
+        log_file = reports / "training" / subset / "loss_log.jsonl"
+        if not log_file.is_file():
+            continue
+        rows = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+        train = [(r["step"], r["loss"]) for r in rows if r.get("split") == "train"]
+        val = [(r["step"], r["loss"]) for r in rows if r.get("split") == "validation"]
+        colour = f"C{k}"
+        if train:
+            ax.plot(*zip(*train, strict=True), color=colour, alpha=0.5, label=f"{subset} train")
+        if val:
+            ax.plot(*zip(*val, strict=True), "o-", color=colour, label=f"{subset} validation")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (response tokens)")
+    ax.set_title("LoRA adapters per instruction category", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, png)
+    return png
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,7 +674,41 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="the step budget of every adapter (the same for all subsets)",
     )
-    parser.add_argument("--limit", type=int, help="items per task in evaluation (lm-eval --limit)")
+    parser.add_argument(
+        "--limit", type=int, help="items per task in evaluation (lm-eval --limit: the first N)"
+    )
+    parser.add_argument(
+        "--lite",
+        action="append",
+        default=[],
+        metavar="[GROUP=]N",
+        help="evaluate the seeded lite subset of N items per task (biobench eval --lite), for "
+        "every group or for one (repeatable: --lite bio_qa=200 --lite bio_gen=30); "
+        "overrides --limit for those groups",
+    )
+    parser.add_argument(
+        "--max-gen-toks",
+        type=int,
+        help="generation cap: each generative task generates at most min(its own cap, N) tokens",
+    )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="lm-eval hf dtype of every evaluation (benchmarks/reports/dtype_agreement_*.md)",
+    )
+    parser.add_argument(
+        "--store", type=Path, help="submission store (default <output_dir>/submissions)"
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        help="where the durable outputs go: transfer.{json,md,png}, loss curves, manifest.json "
+        "(default <output_dir>)",
+    )
+    parser.add_argument(
+        "--model-name", help="row name of the base model (default: its folder name)"
+    )
     parser.add_argument(
         "--subsets", default=",".join(SUBSETS), help=f"comma-separated subsets of {SUBSETS}"
     )
@@ -475,6 +730,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_lite(values: list[str], groups: tuple[str, ...]) -> dict[str, int]:
+    """``--lite N`` (every group) and ``--lite GROUP=N`` (one group) as {group: N}."""
+    lite: dict[str, int] = {}
+    for value in values:
+        group, _, size = value.rpartition("=")
+        if not size.strip().isdigit() or int(size) <= 0:
+            raise ft.ConfigError(
+                f"--lite {value!r}: expected N or GROUP=N with N a positive item count per task"
+            )
+        if group and group not in groups:
+            raise ft.ConfigError(f"--lite {value!r}: {group} is not one of --groups {groups}")
+        for g in [group] if group else groups:
+            lite[g] = int(size)
+    return lite
+
+
 def main(argv: list[str] | None = None) -> int:
     from runners.finetune_data import InstructionDataError
 
@@ -489,6 +760,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    if args.max_gen_toks is not None and args.max_gen_toks <= 0:
+        print("biobench ablation: --max-gen-toks must be > 0", file=sys.stderr)
+        return 2
     if args.max_steps <= 0:
         print(
             "biobench ablation: --max_steps must be > 0 (the same budget for every adapter)",
@@ -496,18 +771,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        lite = parse_lite(args.lite, groups)
         plan = Plan(
             config=args.config,
             output_dir=args.output_dir,
             max_steps=args.max_steps,
             limit=args.limit,
             subsets=subsets,
-            groups=tuple(g.strip() for g in args.groups.split(",") if g.strip()),
+            groups=groups,
             overrides=ft.parse_overrides(args.set),
             eval_args=tuple(eval_args),
             n_resamples=args.n_resamples,
             seed=args.seed,
             alpha=args.alpha,
+            lite=lite,
+            max_gen_toks=args.max_gen_toks,
+            dtype=args.dtype,
+            store_dir=args.store,
+            report_dir=args.report_dir,
+            model_name=args.model_name,
         )
         plan.finetune_config(subsets[0])  # a bad config fails before any work
         check_groups(plan.groups)
@@ -515,9 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ft.ConfigError, InstructionDataError) as exc:
         print(f"biobench ablation: {exc}", file=sys.stderr)
         return 2
-    print((plan.output_dir / "transfer.md").read_text(encoding="utf-8"))
+    print((plan.reports / "transfer.md").read_text(encoding="utf-8"))
     print(
-        f"transfer matrix: {plan.output_dir / 'transfer.json'} (+ .md, .png); "
+        f"transfer matrix: {plan.reports / 'transfer.json'} (+ .md, .png); "
         f"{len(report['cells'])} cells"
     )
     return 0

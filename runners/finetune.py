@@ -552,8 +552,9 @@ def training_arguments(cfg: FinetuneConfig, checkpoints: Path, has_val: bool, re
         remove_unused_columns=False,
         ddp_find_unused_parameters=False if world > 1 else None,
         # several ranks without a GPU: transformers forms the gloo DDP group only with
-        # use_cpu (otherwise every rank would train alone on the whole data)
-        use_cpu=world > 1 and not cuda_available(),
+        # use_cpu (otherwise every rank would train alone on the whole data); bf16 on a CPU
+        # (autocast on its bf16 units) is refused by transformers without it too
+        use_cpu=(world > 1 or str(dtype) == "torch.bfloat16") and not cuda_available(),
         report_to="none",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,39 @@ def test_ablation_wiring_on_tiny_models(tiny_llama, tmp_path, monkeypatch):
     ).stat().st_mtime_ns == stamp
     assert sorted(p.name for p in (out / "eval" / "qa").rglob("results_*.json")) == evals
     assert np.isfinite([c["p_holm"] for c in report["cells"]]).all()
+    # a fresh machine has only what is committed (store, manifest, reports): nothing is redone
+    shutil.rmtree(out / "adapters")
+    shutil.rmtree(out / "eval")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["steps"]) == {"base", "qa"}
+    assert len(manifest["steps"]["qa"]["train"]["adapter_sha256"]) == 64
+    assert ablation.main(argv) == 0
+    assert not (out / "adapters").exists() and not (out / "eval").exists()
+    again = json.loads((out / "transfer.json").read_text())
+    assert again["cells"] == report["cells"]
+    assert (out / "training" / "qa" / "run.json").is_file()
+    assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lite_per_group_and_generation_caps(capsys):
+    groups = ("bio_qa", "bio_gen")
+    assert ablation.parse_lite(["7"], groups) == {"bio_qa": 7, "bio_gen": 7}
+    assert ablation.parse_lite(["5", "bio_gen=2"], groups) == {"bio_qa": 5, "bio_gen": 2}
+    for bad in ("x", "bio_qa=0", "bio_ie=3"):
+        with pytest.raises(ablation.ft.ConfigError, match="--lite"):
+            ablation.parse_lite([bad], groups)
+    assert ablation.main(["--max_steps", "5", "--lite", "bio_qa=-1"]) == 2
+    assert "--lite 'bio_qa=-1'" in capsys.readouterr().err
+    plan = ablation.Plan("smollm2-135m", Path("x"), 5, None, max_gen_toks=100)
+    # only generative tasks whose own cap is above 100 run apart, with the smaller cap
+    assert ablation.eval_units(plan, "bio_qa") == [("bio_qa", ["bio_qa"], None)]
+    assert ablation.eval_units(plan, "bio_gen") == [
+        ("bio_gen", ["bio_meqsum", "bio_mediqa_qs"], None),
+        ("bio_gen-capped", ["bio_mts_dialog", "bio_aci_bench", "bio_mediqa_qa"], 100),
+    ]
+    uncapped = ablation.Plan("smollm2-135m", Path("x"), 5, None)
+    assert ablation.eval_units(uncapped, "bio_gen") == [("bio_gen", ["bio_gen"], None)]
+    # what decides a stored row is fingerprinted: another item count is another row
+    lite = ablation.Plan("smollm2-135m", Path("x"), 5, None, lite={"bio_qa": 3})
+    assert lite.fingerprint("base") != uncapped.fingerprint("base")
+    assert lite.fingerprint("qa") != lite.fingerprint("ie")

@@ -79,7 +79,11 @@ def test_cap_is_a_seeded_sample_and_output_is_hashed(tmp_path):
     assert oi.ensure(root, out, max_per_source=3, seed=1) == out
     manifest = json.loads(oi.manifest_path(out).read_text())
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert [json.loads(line) for line in out.read_text().splitlines()] == [asdict(r) for r in a]
+    with_seeds, stats = oi.build(root, max_per_source=3, seed=1, seeds=True)
+    assert with_seeds[: len(a)] == a and stats["seed_tasks"]["kept"] == 72  # qa/ie/gen seeds
+    assert {r.source for r in with_seeds[len(a) :]} == {"seed_tasks"}
+    lines = out.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [asdict(r) for r in with_seeds]
     stamp = out.stat().st_mtime_ns
     oi.ensure(root, out, max_per_source=3, seed=1)  # same settings: reused, not rebuilt
     assert out.stat().st_mtime_ns == stamp
