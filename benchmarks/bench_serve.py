@@ -7,6 +7,11 @@ the FastAPI app served by uvicorn on 127.0.0.1 in a thread. The figures: seconds
 each way, the HTTP overhead ratio, and the largest log-probability difference (should be 0).
 
 Goal: HTTP adds at most 25% to the scoring time.
+
+Second figure, generation: a burst of 8 concurrent ``/v1/completions`` requests (greedy, 32 new
+tokens, each from its own client thread) with the batching window off (0 ms) and at the
+default; the batch sizes the model ran and the wall time of the burst, side by side on the same
+server. Goal: the window makes the burst one batch and at least 1.5x faster.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ import threading
 import time
 
 GOAL_OVERHEAD = 0.25
+GOAL_BURST_SPEEDUP = 1.5
 N_PROMPTS = 24
+BURST = 8
+BURST_TOKENS = 32
 
 
 def _prompts(tokenizer) -> list[list[int]]:
@@ -42,7 +50,7 @@ def run() -> dict:
 
     from runners.model import DEFAULT_MODEL_NAME, prepare_default_model
     from runners.openai_server import create_app
-    from runners.serve_backend import LocalLM
+    from runners.serve_backend import DEFAULT_BATCH_WINDOW, LocalLM
 
     lm = LocalLM(str(prepare_default_model()))
     prompts = _prompts(lm.tokenizer)
@@ -81,6 +89,7 @@ def run() -> dict:
                 choice = client.post(url, json=body).json()["choices"][0]
                 served.append(choice["logprobs"]["token_logprobs"][1:-1])
         t_http = time.perf_counter() - start
+        burst = {ms: _burst(url, lm, ms / 1000) for ms in (0, DEFAULT_BATCH_WINDOW * 1000)}
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -88,6 +97,9 @@ def run() -> dict:
         abs(a - b) for d, s in zip(direct, served, strict=True) for a, b in zip(d, s, strict=True)
     )
     overhead = t_http / t_direct - 1
+    off, on = burst[0], burst[DEFAULT_BATCH_WINDOW * 1000]
+    burst_speedup = off["wall_s"] / on["wall_s"]
+    burst_met = burst_speedup >= GOAL_BURST_SPEEDUP and on["batch_sizes"] == [BURST]
     return {
         "model": DEFAULT_MODEL_NAME,
         "prompts": len(prompts),
@@ -98,4 +110,60 @@ def run() -> dict:
         "max_abs_logprob_diff": max_diff,
         "goal": f"HTTP overhead <= {GOAL_OVERHEAD:.0%} of direct scoring",
         "goal_met": overhead <= GOAL_OVERHEAD and max_diff < 1e-4,
+        "burst": {f"window_{ms:g}ms": b for ms, b in burst.items()},
+        "burst_same_texts": off["texts"] == on["texts"],
+        "summary": [
+            {
+                "figure": "serve: HTTP log-likelihood scoring vs direct",
+                "goal": f"overhead <= {GOAL_OVERHEAD:.0%}",
+                "anchor": f"direct {t_direct / len(prompts):.3f} s/request",
+                "ratio": round(t_http / t_direct, 3),
+                "met": overhead <= GOAL_OVERHEAD and max_diff < 1e-4,
+            },
+            {
+                "figure": f"serve: burst of {BURST} generations, window "
+                f"{DEFAULT_BATCH_WINDOW * 1000:g} ms vs 0",
+                "goal": f">= {GOAL_BURST_SPEEDUP}x and one batch",
+                "anchor": f"window 0: {off['wall_s']:.2f} s, batches {off['batch_sizes']}",
+                "ratio": round(burst_speedup, 2),
+                "met": burst_met,
+            },
+        ],
+    }
+
+
+def _burst(url: str, lm, window: float) -> dict:
+    """``BURST`` concurrent greedy completions, each from its own thread and client."""
+    import httpx
+
+    from runners.model import DEFAULT_MODEL_NAME
+
+    lm.batch_window = window
+    lm.batch_sizes.clear()
+    go = threading.Barrier(BURST)
+    texts: list[str | None] = [None] * BURST
+    cpu = time.process_time()
+
+    def one(i: int) -> None:
+        body = {
+            "model": DEFAULT_MODEL_NAME,
+            "prompt": f"Question {i}: what lowers blood pressure in adults? Answer:",
+            "max_tokens": BURST_TOKENS,
+            "temperature": 0,
+        }
+        with httpx.Client(timeout=300) as client:
+            go.wait()
+            texts[i] = client.post(url, json=body).json()["choices"][0]["text"]
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(BURST)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {
+        "wall_s": round(time.perf_counter() - start, 3),
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "batch_sizes": list(lm.batch_sizes),
+        "texts": texts,
     }

@@ -34,7 +34,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from runners.serve_backend import DEFAULT_MAX_PROMPTS, DEFAULT_MAX_REQUEST_TOKENS
+from runners.serve_backend import (
+    DEFAULT_BATCH_WINDOW,
+    DEFAULT_MAX_PROMPTS,
+    DEFAULT_MAX_REQUEST_TOKENS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 16384), so long prompts run alone or in small batches",
     )
     parser.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=DEFAULT_BATCH_WINDOW * 1000,
+        help="a free model waits up to this long after a generation request arrives for others "
+        f"to share its batch (default {DEFAULT_BATCH_WINDOW * 1000:g} ms; 0 turns waiting off)",
+    )
+    parser.add_argument(
         "--max-prompts-per-request",
         type=int,
         default=DEFAULT_MAX_PROMPTS,
@@ -102,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"biobench serve: --port must be 1..65535, got {args.port}")
     if args.max_batch < 1:
         raise SystemExit(f"biobench serve: --max-batch must be >= 1, got {args.max_batch}")
+    if not 0 <= args.batch_window_ms <= 10_000:
+        raise SystemExit(
+            f"biobench serve: --batch-window-ms must be 0..10000, got {args.batch_window_ms:g}"
+        )
     for flag in ("max_prompts_per_request", "max_request_tokens"):
         if getattr(args, flag) < 1:
             name = "--" + flag.replace("_", "-")
@@ -121,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             max_batch=args.max_batch,
             max_batch_tokens=args.max_batch_tokens,
+            batch_window=args.batch_window_ms / 1000,
         )
     except ValueError as exc:
         raise SystemExit(f"biobench serve: {exc}") from exc

@@ -6,8 +6,11 @@ pool). Generation requests that wait for the model meanwhile are batched: the th
 the model next takes every waiting request with the same decoding parameters (up to
 ``max_batch``, and while rows x (longest prompt + max_tokens) stays within ``max_batch_tokens``, so
 that long prompts are not batched into minutes-long calls), left-pads them into one ``generate``
-call and hands each its own result. A lone
-request runs exactly as before; batching only changes throughput (several times more tokens per
+call and hands each its own result. Requests that arrive together (a client's burst of
+concurrent calls) reach the model a few milliseconds apart: a free model waits up to
+``batch_window`` seconds (default 20 ms) after the oldest waiting request arrived, or until
+``max_batch`` like it wait, before it starts, so that the burst shares one batch instead of
+running as 1 + 7. A lone request runs exactly as before (after the window); batching only changes throughput (several times more tokens per
 second on a CPU, where decoding one sequence leaves the cores idle) and, in float arithmetic, may
 change a near-tie in the last digits. Sampling (temperature > 0) seeds torch's generator with the
 request's ``seed`` (``transformers`` ``generate`` draws from the global generator); a sampled
@@ -31,6 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +86,7 @@ class _Job:
     key: tuple  # requests with equal keys can share one batched generate call
     seed: int | None
     cancel: threading.Event | None = None
+    arrived: float = field(default_factory=time.monotonic)
     done: threading.Event = field(default_factory=threading.Event)
     result: Generation | None = None
     error: BaseException | None = None
@@ -102,6 +107,9 @@ def check_sampling(temperature: float, top_p: float, seed: int | None) -> None:
         )
 
 
+DEFAULT_BATCH_WINDOW = 0.02  # seconds a free model waits for requests arriving together
+
+
 class LocalLM:
     """A causal language model with the two operations the OpenAI endpoints need."""
 
@@ -112,6 +120,7 @@ class LocalLM:
         device: str = "cpu",
         max_batch: int = 8,
         max_batch_tokens: int = 16384,
+        batch_window: float = DEFAULT_BATCH_WINDOW,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -138,10 +147,14 @@ class LocalLM:
         self._torch = torch
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if batch_window < 0:
+            raise ValueError(f"batch_window must be >= 0 seconds, got {batch_window}")
         self.max_batch = max_batch
         self.max_batch_tokens = max_batch_tokens
+        self.batch_window = batch_window
         self._waiting: list[_Job] = []  # guarded by _waiting_lock
         self._waiting_lock = threading.Lock()
+        self._arrival = threading.Condition(self._waiting_lock)  # notified on every new job
         self.batch_sizes: list[int] = []  # size of every generate batch run (for tests and logs)
         # (new tokens generated, max_new_tokens) of every request cancelled by its caller;
         # 0 generated = dropped while waiting
@@ -238,11 +251,13 @@ class LocalLM:
         job = _Job(list(ids), key, seed, cancel)
         with self._waiting_lock:
             self._waiting.append(job)
+            self._arrival.notify_all()
         while not job.done.is_set():
             with self._lock:
                 if job.done.is_set():
                     break
                 with self._waiting_lock:
+                    self._wait_for_company()
                     self._drop_cancelled()
                     if job.done.is_set():
                         break
@@ -268,6 +283,18 @@ class LocalLM:
             raise job.error
         assert job.result is not None
         return job.result
+
+    def _wait_for_company(self) -> None:
+        """Hold the free model up to ``batch_window`` seconds after the oldest waiting request
+        arrived, or until ``max_batch`` requests like it wait, so that requests arriving
+        together share one batch (caller holds ``_waiting_lock``; waiting releases it)."""
+        while self.batch_window > 0 and self._waiting:
+            first = self._waiting[0]
+            alike = sum(1 for j in self._waiting if j.key == first.key)
+            left = first.arrived + self.batch_window - time.monotonic()
+            if alike >= self.max_batch or left <= 0:
+                return
+            self._arrival.wait(left)
 
     def _drop_cancelled(self) -> None:
         """Finish the waiting jobs whose callers gave up (caller holds ``_waiting_lock``)."""

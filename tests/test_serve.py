@@ -525,6 +525,33 @@ def test_concurrent_generations_are_batched_and_match_one_at_a_time(tiny_llama):
     assert sorted(lm.batch_sizes) == [1, 2]
 
 
+def test_a_burst_shares_one_batch_within_the_window(tiny_llama):
+    """Eight requests started together, none held back by hand, run as one batch when the
+    model waits for company; the wait ends as soon as max_batch requests are there."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runners.serve_backend import LocalLM
+
+    ids = [[5 + i, 7, 11 + i] for i in range(8)]
+    alone = LocalLM(str(tiny_llama), batch_window=0)
+    expected = [alone.generate(i, 6) for i in ids]
+    # a window far longer than the burst takes to arrive: it must end at max_batch = 8 requests
+    lm = LocalLM(str(tiny_llama), max_batch=8, batch_window=600)
+    start = threading.Barrier(8)
+
+    def call(i):
+        start.wait()
+        return lm.generate(i, 6)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [f.result(timeout=120) for f in [pool.submit(call, i) for i in ids]]
+    assert lm.batch_sizes == [8]
+    assert results == expected
+    with pytest.raises(ValueError, match="batch_window must be >= 0"):
+        LocalLM(str(tiny_llama), batch_window=-1)
+
+
 def test_batches_stay_within_the_token_budget(tiny_llama):
     """Long prompts are not batched into one huge call: rows x (longest prompt + max_tokens)
     stays within max_batch_tokens (a single request always runs)."""
