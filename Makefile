@@ -38,9 +38,9 @@ bench: setup
 # The BioInstruct analysis in miniature (README "Reproducing the BioInstruct analysis"): 4 LoRA
 # adapters (qa, ie, gen, all) + the base model on the same items of bio_qa, bio_ie, bio_gen.
 # Resumable: rerun continues; steps already stored in submissions/ (manifest) are reused.
-REPRO_ARGS := --config smollm2-135m --output_dir runs/bioinstruct --store submissions \
+REPRO_ARGS := --config smollm2-135m --output-dir runs/bioinstruct --store submissions \
 	--report-dir submissions/reports/bioinstruct_repro --model-name SmolLM2-135M-Instruct-Q4_1 \
-	--max_steps 80 --set batch_size=8 --set micro_batch_size=8 --set precision=bf16 \
+	--max-steps 80 --set batch_size=8 --set micro_batch_size=8 --set precision=bf16 \
 	--set warmup_steps=8 --set eval_steps=40 --set save_steps=20 --set logging_steps=5 \
 	--lite bio_qa=150 --lite bio_ie=50 --lite bio_gen=20 --max-gen-toks 256 --dtype bfloat16 \
 	--batch_size 16

@@ -48,7 +48,7 @@ from tasks import registry
 
 log = logging.getLogger(__name__)
 
-LOADER_VERSION = "3"  # bump when the tables' shape changes (invalidates caches)
+LOADER_VERSION = "5"  # bump when the tables' shape changes (invalidates caches)
 REFERENCE_DIR = "reference"
 CACHE_ENV = "BIOBENCH_CACHE_DIR"
 
@@ -65,6 +65,7 @@ SCORE_COLUMNS = [
     "benchmark", "source", "source_url", "setup", "shots", "fine_tuned_per_task",
     "baseline_majority", "baseline_majority_answer", "baseline_first", "baseline_random",
     "top_answer", "top_share", "baseline_p", "at_baseline", "baseline_note",
+    "subset",
 ]  # fmt: skip
 ITEM_COLUMNS = [
     "submission_id", "task", "column", "filter", "doc_id", "doc_hash", "prompt_hash",
@@ -247,6 +248,15 @@ def baseline_fields(task: TaskResult | None) -> dict:
     }
 
 
+def item_subset(task: TaskResult) -> str:
+    """Which items of the test set a task ran on: the provenance's ``subset`` (``full``,
+    ``lite-<n>-<version>``, ``first-<n>``, ...) or, for submissions stored before it existed,
+    ``full`` when every record was evaluated and ``first-<n>`` otherwise (``--limit``)."""
+    if task.data.subset:
+        return task.data.subset
+    return "full" if task.data.complete else f"first-{task.data.n_logged}"
+
+
 def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:
     sources = sorted({t.data.source for t in sub.tasks})
     meta = {
@@ -305,6 +315,7 @@ def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:
                     "shots": task.n_shot,
                     "fine_tuned_per_task": None,
                     **baseline_fields(task if primary else None),
+                    "subset": item_subset(task),
                 }
             )
     return meta, rows
@@ -343,6 +354,7 @@ def reference_rows(ref: ReferenceFile, stem: str) -> list[dict]:
                     "shots": ref.setup.shots,
                     "fine_tuned_per_task": ref.setup.fine_tuned_per_task,
                     **baseline_fields(None),
+                    "subset": "",
                 }
             )
     return rows

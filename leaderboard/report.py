@@ -58,7 +58,10 @@ def _pair_name(c: Comparison, t: PairedTest) -> str:
 # --- figures -----------------------------------------------------------------------------------
 
 
-def forest_png(c: Comparison) -> bytes:
+def forest_png(c: Comparison, *, percent: bool = False, dark: bool = False) -> bytes:
+    """Forest plot of the paired differences (``percent``: in percentage points, as the
+    leaderboard's tables; else as fractions, as the report's tables). ``dark``: light text on a
+    transparent background, for a dark page. The title wraps instead of being clipped."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,20 +69,30 @@ def forest_png(c: Comparison) -> bytes:
 
     tests = [t for t in c.tests if t.kind == "task"] + [t for t in c.tests if t.kind == "group"]
     height = max(2.5, 0.32 * len(tests) + 1.2)
-    fig, ax = plt.subplots(figsize=(8.5, height))
+    import textwrap
+
+    scale = 100.0 if percent else 1.0
+    ink = "#e6edf3" if dark else "#1f2328"
+    fig, ax = plt.subplots(figsize=(8.5, height + (0.3 if percent else 0.0)))
+    if dark:
+        fig.patch.set_alpha(0.0)
+        ax.set_facecolor("none")
+        for spine in ax.spines.values():
+            spine.set_color("#8b949e")
+        ax.tick_params(colors=ink)
     ys = list(range(len(tests)))[::-1]
     for y, t in zip(ys, tests, strict=True):
         color = "#1f6feb" if t.kind == "task" else "#8250df"
         if t.both_at_baseline:
             color = "#8c959f"
-        ax.plot([t.ci_low, t.ci_high], [y, y], color=color, lw=1.6)
+        ax.plot([scale * t.ci_low, scale * t.ci_high], [y, y], color=color, lw=1.6)
         ax.plot(
-            [t.diff],
+            [scale * t.diff],
             [y],
             marker="o" if t.kind == "task" else "D",
             ms=6,
             color=color,
-            mfc=color if t.significant else "white",
+            mfc=color if t.significant else ("none" if dark else "white"),
         )
     ax.axvline(0.0, color="#6e7781", lw=1, ls="--")
     multi = len({(t.a, t.b) for t in tests}) > 1
@@ -97,10 +110,13 @@ def forest_png(c: Comparison) -> bytes:
     title = "Paired difference with 95% CI" + (
         f": {_pair_name(c, first)}" if first is not None and not multi else ""
     )
-    ax.set_title(title, fontsize=10)
+    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=10, color=ink)
+    unit = "percentage points" if percent else "fraction"
     ax.set_xlabel(
-        "difference in score (filled: significant after Holm; grey: both at a constant baseline)",
+        f"difference in score, {unit} (filled: significant after Holm; grey: both at a "
+        "constant baseline)",
         fontsize=9,
+        color=ink,
     )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -157,7 +173,7 @@ def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=110, transparent=fig.patch.get_alpha() == 0.0)
     plt.close(fig)
     return buf.getvalue()
 

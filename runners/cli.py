@@ -6,6 +6,7 @@ runs (so ``biobench submit`` does not load torch).
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import logging
 import sys
@@ -35,6 +36,44 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "install|uninstall|status: plain `lm_eval --tasks bio_qa` without --include_path",
     ),
 }
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with the suite's one flag convention: kebab-case.
+
+    A flag declared as ``--max_steps`` is registered as ``--max-steps`` (same ``dest``); on the
+    command line the old underscore spelling of any known flag still works and prints a one-line
+    deprecation note (once per flag), unless ``underscore_note=False`` (``biobench eval``, whose
+    lm-eval flags are lm-eval's own spellings). Unknown flags are left alone, so arguments passed
+    through to lm-eval keep their spelling.
+    """
+
+    _noted: set[str] = set()
+
+    def __init__(self, *args, underscore_note: bool = True, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.underscore_note = underscore_note
+
+    def add_argument(self, *names, **kwargs):
+        names = tuple(n.replace("_", "-") if n.startswith("--") and "_" in n else n for n in names)
+        return super().add_argument(*dict.fromkeys(names), **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args([self._kebab(a) for a in args], namespace)
+
+    def _kebab(self, token: str) -> str:
+        if not token.startswith("--") or "_" not in token:
+            return token
+        name, eq, value = token.partition("=")
+        new = name.replace("_", "-")
+        if name in self._option_string_actions or new not in self._option_string_actions:
+            return token
+        if self.underscore_note and name not in Parser._noted:
+            Parser._noted.add(name)
+            print(f"{self.prog}: {name} is deprecated; use {new}", file=sys.stderr)
+        return new + eq + value
 
 
 def usage() -> str:

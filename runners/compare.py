@@ -23,6 +23,7 @@ from leaderboard.compare import CompareError, compare
 from leaderboard.report import render_html, render_markdown
 from leaderboard.schemas import StatsSettings
 from leaderboard.store import Store, write_json_atomic
+from runners.cli import Parser
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def write_outputs(comparison, outs: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench compare",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -16,7 +16,6 @@ With neither ``$BIOBENCH_DATA_DIR`` nor the hub, the evaluations use the shipped
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -25,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from runners.cli import Parser
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "bioinstruct_data" / "seed_tasks.jsonl"
@@ -139,7 +140,7 @@ def submit(folder: Path, model_id: str, store: Path, extra: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="biobench demo", description=__doc__)
+    parser = Parser(prog="biobench demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=DemoConfig.out, help="demo folder")
     parser.add_argument("--fresh", action="store_true", help="forget earlier progress")
     args = parser.parse_args(argv)
@@ -180,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                 "finetune",
                 "--config",
                 cfg.finetune_config,
-                "--output_dir",
+                "--output-dir",
                 str(adapter_dir),
                 "--data",
                 training_data(cfg),
-                "--max_steps",
+                "--max-steps",
                 str(cfg.finetune_steps),
             )
         )

@@ -15,7 +15,7 @@ One typed config (``FinetuneConfig``, defaults defined only there; the shipped Y
 
 Examples::
 
-    biobench finetune --config smollm2-135m --output_dir runs/finetune/smollm2
+    biobench finetune --config smollm2-135m --output-dir runs/finetune/smollm2
     biobench finetune --config llama2-7b --data my_instructions.jsonl --set lora_r=8
     accelerate launch --multi_gpu -m runners.finetune --config llama2-13b   # multi-GPU (DDP;
     #   FSDP / DeepSpeed through `accelerate config`); the same DDP path on CPU (gloo), as the
@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from runners.cli import Parser
 
 log = logging.getLogger(__name__)
 
@@ -772,7 +774,7 @@ def model_card(summary: dict[str, Any], base: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench finetune",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -783,11 +785,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a YAML file, or a shipped config name: "
         + ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))),
     )
-    parser.add_argument("--output_dir", help="overrides output_dir")
-    parser.add_argument("--base_model", help="overrides base_model")
+    parser.add_argument("--output-dir", help="overrides output_dir")
+    parser.add_argument("--base-model", help="overrides base_model")
     parser.add_argument("--data", help="overrides data (instruction file or 'offline')")
     parser.add_argument("--categories", help="overrides categories, e.g. qa,ie")
-    parser.add_argument("--max_steps", type=int, help="overrides max_steps")
+    parser.add_argument("--max-steps", type=int, help="overrides max_steps")
     parser.add_argument("--merge", action="store_true", help="also write the merged model")
     parser.add_argument(
         "--set",

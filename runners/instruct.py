@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bioinstruct_data.config import ConfigError, InstructConfig
+from runners.cli import Parser
 
 log = logging.getLogger("biobench.instruct")
 
@@ -59,7 +60,7 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
 
 
 def _config_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = Parser(add_help=False)
     group = parent.add_argument_group("settings (defaults: bioinstruct_data/config.py)")
     group.add_argument("--config", type=Path, help="JSON/YAML file of InstructConfig fields")
     for flag, (_, kind, help_) in _OPTIONS.items():
@@ -73,7 +74,7 @@ def _config_parent() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench instruct",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

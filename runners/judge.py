@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from runners import judge_store as store
+from runners.cli import Parser
 from runners.judge_client import Budget, FatalJudgeError, JudgeClient
 from runners.judge_rubric import Rubric, load_rubric
 from runners.judge_schemas import JudgeConfig, JudgeItem, Price, Verdict
@@ -46,7 +47,7 @@ DEFAULTS = JudgeConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="biobench judge",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

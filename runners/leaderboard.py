@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from leaderboard.store import ROOT_ENV as SUBMISSIONS_ENV
+from runners.cli import Parser
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ DEFAULT_PORT = 8501
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench leaderboard",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from runners.cli import Parser
+
 REGISTRATION_NAME = "bioinstruct_bench"
 MARKER_NAME = ".biobench-registration.json"  # not *.yaml: lm-eval never reads it
 ENTRY_POINT_GROUP = "lm_eval.tasks"
@@ -289,7 +291,7 @@ def install(lm_eval_tasks: Path | None = None, source: Path | None = None) -> St
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench lm-eval-tasks",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -6,7 +6,6 @@ under the cache directory and prints its path. ``--model default`` in ``biobench
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import logging
@@ -15,6 +14,8 @@ import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
+
+from runners.cli import Parser
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def resolve_model_path(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="biobench model", description=__doc__)
+    parser = Parser(prog="biobench model", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
     prep = sub.add_parser("prepare", help="convert the embedded SmolLM2 GGUF to safetensors")
     prep.add_argument("--force", action="store_true", help="convert again even if prepared")

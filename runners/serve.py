@@ -34,6 +34,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from runners.cli import Parser
 from runners.serve_backend import (
     DEFAULT_BATCH_WINDOW,
     DEFAULT_MAX_PROMPTS,
@@ -46,7 +47,7 @@ DEFAULT_PORT = 8000
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench serve",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from leaderboard.schemas import ModelType, Precision
+from runners.cli import Parser
 
 
 def add_metadata_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +100,7 @@ def submit(paths: list[Path], args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench submit",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -29,6 +29,7 @@ from pathlib import Path
 from leaderboard import items as itemlib
 from leaderboard.loader import ItemsError, read_items
 from leaderboard.store import Store
+from runners.cli import Parser
 
 WITHHELD_PREFIX = "[response withheld"
 
@@ -110,7 +111,7 @@ def compare(stored: list, fresh: list) -> tuple[int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench verify",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

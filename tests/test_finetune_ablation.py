@@ -102,9 +102,9 @@ def test_items_with_different_prompts_are_not_paired(tmp_path):
 
 
 def test_cli_rejects_bad_arguments(capsys):
-    assert ablation.main(["--max_steps", "5", "--subsets", "qa,mcq"]) == 2
+    assert ablation.main(["--max-steps", "5", "--subsets", "qa,mcq"]) == 2
     assert "--subsets must name some of" in capsys.readouterr().err
-    assert ablation.main(["--max_steps", "5", "--groups", "bio_nope"]) == 2
+    assert ablation.main(["--max-steps", "5", "--groups", "bio_nope"]) == 2
     assert "unknown lm-eval group(s) ['bio_nope']" in capsys.readouterr().err
 
 
@@ -139,9 +139,9 @@ def test_ablation_wiring_on_tiny_models(tiny_llama, tmp_path, monkeypatch):
     argv = [
         "--config",
         str(config),
-        "--output_dir",
+        "--output-dir",
         str(out),
-        "--max_steps",
+        "--max-steps",
         "2",
         "--limit",
         "2",
@@ -149,7 +149,7 @@ def test_ablation_wiring_on_tiny_models(tiny_llama, tmp_path, monkeypatch):
         "qa",
         "--groups",
         "bio_qa,bio_ie",
-        "--n_resamples",
+        "--n-resamples",
         "200",
         "--gen_kwargs",
         "max_gen_toks=4",
@@ -201,7 +201,7 @@ def test_lite_per_group_and_generation_caps(capsys):
     for bad in ("x", "bio_qa=0", "bio_ie=3"):
         with pytest.raises(ablation.ft.ConfigError, match="--lite"):
             ablation.parse_lite([bad], groups)
-    assert ablation.main(["--max_steps", "5", "--lite", "bio_qa=-1"]) == 2
+    assert ablation.main(["--max-steps", "5", "--lite", "bio_qa=-1"]) == 2
     assert "--lite 'bio_qa=-1'" in capsys.readouterr().err
     plan = ablation.Plan("smollm2-135m", Path("x"), 5, None, max_gen_toks=100)
     # only generative tasks whose own cap is above 100 run apart, with the smaller cap

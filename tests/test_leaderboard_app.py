@@ -134,8 +134,20 @@ def app(store_root, monkeypatch, tmp_path) -> AppTest:
     return at
 
 
+def ranked_tables(at: AppTest) -> list[pd.DataFrame]:
+    """The board page's ranked tables (one per pool), in page order."""
+    return [df.value for df in at.dataframe if {"Rank", "Coverage"} <= set(df.value.columns)]
+
+
 def table(at: AppTest) -> pd.DataFrame:
-    return at.dataframe[0].value  # the board page has one table
+    """Every ranked row of the board page (its ranked tables, in page order)."""
+    frames = ranked_tables(at)
+    return pd.concat(frames) if frames else pd.DataFrame(columns=["Model", "Rank"])
+
+
+def reported(at: AppTest) -> pd.DataFrame:
+    found = [df.value for df in at.dataframe if {"Setup", "Fine-tuned"} <= set(df.value.columns)]
+    return found[0] if found else pd.DataFrame(columns=["Model"])
 
 
 def names(frame: pd.DataFrame) -> list[str]:
@@ -145,7 +157,7 @@ def names(frame: pd.DataFrame) -> list[str]:
 
 
 def open_page(at: AppTest, page: str, **params) -> AppTest:
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"screens/{page}.py")
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
@@ -157,32 +169,40 @@ def open_page(at: AppTest, page: str, **params) -> AppTest:
 
 
 def test_main_table_lists_every_readable_row_ranked(app):
-    frame = table(app)
-    assert len(frame) == len(MODELS) + 1 + 2  # submissions, injected one, two reported rows
-    assert set(names(frame)) >= {m[0] for m in MODELS} | {REFERENCE_NAME, "Other-LLM 7B"}
+    frames = ranked_tables(app)
+    # five complete submissions in one ranked set; the QA-only injected one ranked apart
+    assert [len(f) for f in frames] == [len(MODELS), 1]
+    assert set(names(frames[0])) == {m[0] for m in MODELS}
+    assert names(frames[1]) == [INJECTED_ID] and frames[1]["Rank"].tolist() == [1]
     lay = views.layout(registry.Variant.LOGLIK)
-    assert list(frame.columns) == views.display_columns(lay, show_ci=True)
-    reproduced = frame[frame["Status"] == views.STATUS_LABEL[views.REPRODUCED]]
-    assert reproduced["Rank"].tolist() == list(range(1, len(reproduced) + 1))
-    assert frame[frame["Status"] == views.STATUS_LABEL[views.REPORTED]]["Rank"].isna().all()
-    averages = frame["Average"].to_numpy()
-    assert (np.diff(averages[~np.isnan(averages)]) <= 1e-12).all()
+    compact = views.display_columns(lay, per_task=False, show_baselines=True)
+    assert list(frames[0].columns) == compact
+    assert frames[0]["Rank"].tolist() == list(range(1, len(MODELS) + 1))
+    averages = frames[0]["Average"].to_numpy()
+    assert (np.diff(averages) <= 1e-12).all()
+    headers = [h.value for h in app.subheader]
+    assert headers[0].startswith("Ranked on 20 tasks") and headers[1].startswith("Ranked on 6")
+    # published rows are in their own, unranked table, never among the ranked ones
+    published = reported(app)
+    assert set(names(published)) == {REFERENCE_NAME, "Other-LLM 7B"}
+    assert "Rank" not in published.columns and "Average" not in published.columns
+    assert set(published["Shots"]) == {"3"} and set(published["Fine-tuned"]) == {"not stated"}
 
 
 def test_scores_match_the_submissions(app, store_root):
+    app.toggle(key="per_task").set_value(True).run()
     frame = table(app).set_index(pd.Index(names(table(app))))
     sub = Store(store_root).read("org-a__alpha-7b/run-1")
     for result in sub.tasks:
         spec = registry.task(result.column)
         if spec in views.layout(registry.Variant.LOGLIK).tasks:
             assert frame.loc["org-a/alpha-7b", spec.display] == pytest.approx(100 * result.score)
-            lo, hi = frame.loc["org-a/alpha-7b", views.ci_column(spec)].split("–")
-            assert float(lo) == pytest.approx(100 * result.ci.low, abs=0.051)
-            assert float(hi) == pytest.approx(100 * result.ci.high, abs=0.051)
+            half = float(frame.loc["org-a/alpha-7b", views.ci_column(spec)].removeprefix("± "))
+            assert half == pytest.approx(50 * (result.ci.high - result.ci.low), abs=0.051)
     qa = [100 * sub.task(t.name).score for t in QA_LOGLIK]
     assert frame.loc["org-a/alpha-7b", "QA avg"] == pytest.approx(np.mean(qa))
-    ref = frame.loc[REFERENCE_NAME]
-    assert ref["PubMedQA"] == 71.5 and ref["QA avg"] == pytest.approx((71.5 + 44.0) / 2)
+    ref = reported(app).set_index(pd.Index(names(reported(app))))
+    assert ref.loc[REFERENCE_NAME, "PubMedQA"] == 71.5
 
 
 def test_filters_change_rows(app):
@@ -191,6 +211,7 @@ def test_filters_change_rows(app):
     frame = table(app)
     assert set(frame["Type"]) == {"base"}
     assert set(names(frame)) == {"org-a/alpha-7b", "org-b/beta-135m"}
+    assert frame["Rank"].tolist() == [1, 2]  # ranked within the view
 
     app.multiselect(key="types").unselect("base").run()
     app.text_input(key="search").input("BETA").run()
@@ -201,23 +222,39 @@ def test_filters_change_rows(app):
     assert set(names(table(app))) == {"org-b/beta-135m", "org-b/beta-360m-bio"}
     app.multiselect(key="families").unselect("smollm").run()
 
-    app.multiselect(key="status").select(views.REPORTED).run()
-    assert set(names(table(app))) == {REFERENCE_NAME, "Other-LLM 7B"}
-    app.multiselect(key="status").unselect(views.REPORTED).run()
-
     app.multiselect(key="shots").select("5").run()
     assert set(names(table(app))) == {"org-a/alpha-7b-instruct", "org-c/gamma-13b"}
     app.multiselect(key="shots").unselect("5").run()
 
+    app.multiselect(key="precisions").select("bfloat16").run()
+    assert len(table(app)) == everything and set(reported(app)["Model"]) == set()
+    app.multiselect(key="precisions").unselect("bfloat16").run()
+    app.multiselect(key="licenses").select("apache-2.0").run()
+    assert len(table(app)) == everything
+    app.multiselect(key="licenses").unselect("apache-2.0").run()
+
+    pools = app.multiselect(key="pools").options
+    app.multiselect(key="pools").select(pools[1]).run()
+    assert names(table(app)) == [INJECTED_ID]
+    app.multiselect(key="pools").unselect(pools[1]).run()
+
     app.checkbox(key="unknown_size").uncheck().run()
     app.slider(key="size").set_value((1.0, 10.0)).run()
-    assert set(names(table(app))) == {"org-a/alpha-7b", "org-a/alpha-7b-instruct", "Other-LLM 7B"}
+    assert set(names(table(app))) == {"org-a/alpha-7b", "org-a/alpha-7b-instruct"}
+    assert set(names(reported(app))) == {"Other-LLM 7B"}
     app.slider(key="size").set_value((0.0, 70.1)).run()
     app.checkbox(key="unknown_size").check().run()
     assert len(table(app)) == everything
 
 
+def test_empty_result_says_so(app):
+    app.text_input(key="search").input("zzzz").run()
+    assert not ranked_tables(app)
+    assert any("No model matches 'zzzz'" in i.value.replace("\\", "") for i in app.info)
+
+
 def test_variant_switch_and_ci_toggle_change_columns(app):
+    app.toggle(key="per_task").set_value(True).run()
     app.radio(key="variant").set_value(registry.Variant.GEN).run()
     frame = table(app)
     assert "PubMedQA (gen)" in frame.columns and "PubMedQA" not in frame.columns
@@ -230,11 +267,9 @@ def test_variant_switch_and_ci_toggle_change_columns(app):
 def test_complete_only_drops_partial_averages(app):
     app.checkbox(key="complete_only").check().run()
     frame = table(app).set_index(pd.Index(names(table(app))))
-    # the synthetic submissions cover every column; the injected one and the reported rows do not
+    # the synthetic submissions cover every column; the injected one does not
     assert not np.isnan(frame.loc["org-a/alpha-7b", "Average"])
-    assert np.isnan(frame.loc[INJECTED_ID, "Average"]) and np.isnan(
-        frame.loc[REFERENCE_NAME, "QA avg"]
-    )
+    assert np.isnan(frame.loc[INJECTED_ID, "Average"])
     assert pd.isna(frame.loc[INJECTED_ID, "Rank"])
     assert not np.isnan(frame.loc[INJECTED_ID, "QA avg"])  # it has every QA column
 
@@ -242,6 +277,54 @@ def test_complete_only_drops_partial_averages(app):
 def test_charts_render(app):
     assert len(app.get("vega_lite_chart")) == 2  # category bars and the size scatter
     assert [t.label for t in app.tabs] == ["Category averages", "Size vs score"]
+    picker = app.selectbox(key="chart_pool")  # two ranked sets: the charts show one
+    assert len(picker.options) == 2
+
+
+# --- URL state and exports -------------------------------------------------------------------------
+
+
+def test_filters_and_toggles_live_in_the_url(store_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("BIOBENCH_SUBMISSIONS_DIR", str(store_root))
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["types"] = ["base"]
+    at.query_params["search"] = "alpha"
+    at.query_params["per_task"] = "1"
+    at.query_params["variant"] = "not-a-variant"  # ignored, not an error
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert names(table(at)) == ["org-a/alpha-7b"]
+    assert "PubMedQA" in table(at).columns
+    at.multiselect(key="families").select("llama").run()
+    at.checkbox(key="complete_only").check().run()
+    params = {k: v if isinstance(v, list) else [v] for k, v in at.query_params.items()}
+    assert params["types"] == ["base"] and params["families"] == ["llama"]
+    assert params["search"] == ["alpha"] and params["complete_only"] == ["1"]
+    assert "variant" not in params and "show_ci" not in params  # defaults stay out
+    at.text_input(key="search").input("").run()
+    assert "search" not in at.query_params
+
+
+def test_downloads_hold_the_current_view(app, monkeypatch):
+    import io
+    import json
+
+    seen = {}
+    real_csv, real_json = views.export_csv, views.export_json
+    monkeypatch.setattr(views, "export_csv", lambda f: seen.setdefault("csv", real_csv(f)))
+    monkeypatch.setattr(views, "export_json", lambda f: seen.setdefault("json", real_json(f)))
+    app.multiselect(key="types").select("base").run()
+    labels = [b.label for b in app.get("download_button")]
+    assert labels == ["Download CSV", "Download JSON"]
+    csv = pd.read_csv(io.StringIO(seen["csv"]))
+    assert set(csv["model"]) == {"org-a/alpha-7b", "org-b/beta-135m"}  # plain ids
+    assert csv["rank"].tolist() == [1, 2]
+    assert csv["bio_pubmedqa_ci_low"].dtype.kind == "f"
+    assert (csv["bio_pubmedqa_ci_low"] <= csv["bio_pubmedqa"]).all()
+    assert all(len(f"{v:.10g}".split(".")[-1]) <= 2 for v in csv["average"])
+    records = json.loads(seen["json"])
+    assert [r["model"] for r in records] == csv["model"].tolist()
 
 
 # --- robustness and safety ------------------------------------------------------------------------
@@ -251,7 +334,7 @@ def test_corrupt_file_warns_and_the_app_goes_on(app):
     warnings = [w.value for w in app.warning]
     shown = views.escape_markdown("broken__model/run-1/submission.json")
     assert any(shown in w for w in warnings), warnings
-    assert len(table(app)) == len(MODELS) + 3  # everything else is there
+    assert len(table(app)) + len(reported(app)) == len(MODELS) + 3  # everything else is there
 
 
 def test_corrupt_request_file_warns_on_the_submit_page(app):
@@ -295,7 +378,7 @@ def test_injection_renders_as_text_on_the_model_page(app):
 
 
 def test_injection_in_a_reported_name_renders_as_text(app):
-    frame = table(app)
+    frame = reported(app)
     ref_id = frame.index[[name == REFERENCE_NAME for name in names(frame)]][0]
     assert str(ref_id).startswith("reference/")
     open_page(app, "model", id=ref_id)
@@ -368,6 +451,41 @@ def test_compare_view_computes_paired_statistics(app, store_root):
     assert "download_button" in kinds, kinds
 
 
+REPO_RUNS = (
+    Path(__file__).resolve().parents[1] / "submissions" / "HuggingFaceTB__SmolLM2-135M-Instruct"
+)
+
+
+def test_compare_of_the_stored_runs_falls_back_to_dataset_matching(tmp_path, monkeypatch):
+    """The repository's two stored runs share no task (default vs generative variants): the
+    page matches them by dataset and says which control chooses, instead of an error."""
+    import shutil
+
+    root = tmp_path / "submissions"
+    for run in ("20261121-default", "20261121-generative"):
+        shutil.copytree(REPO_RUNS / run, root / REPO_RUNS.name / run)
+    monkeypatch.setenv("BIOBENCH_SUBMISSIONS_DIR", str(root))
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    a, b = (f"{REPO_RUNS.name}/{run}" for run in ("20261121-default", "20261121-generative"))
+    at.switch_page("screens/compare.py")
+    at.query_params["compare_pick"] = [a, b]  # a shared link: computed at once
+    at.query_params["compare_tasks"] = ["bio_pubmedqa", "bio_pubmedqa_gen"]
+    at.query_params["compare_resamples"] = "1000"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any("matched by **dataset**" in i.value for i in at.info), [i.value for i in at.info]
+    tests = at.dataframe[0].value
+    assert list(tests.columns[:7]) == ["task / group", "A − B", "CI low", "CI high", "p Holm",
+                                       "sig.", "p"]  # fmt: skip
+    row = tests.iloc[0]
+    assert row["task / group"] == "PubMedQA vs PubMedQA (gen)" and row["n paired"] > 0
+    assert row["CI low"] <= row["A − B"] <= row["CI high"]
+    assert abs(row["A − B"]) > 1  # percentage points, not fractions
+    assert at.multiselect(key="compare_pick").value == [a, b]
+
+
 def test_compare_needs_two_models_and_hides_reported_rows(app):
     open_page(app, "compare")
     picker = app.multiselect(key="compare_pick")
@@ -412,6 +530,7 @@ def test_empty_store_renders(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(table(at)) == 0
+    assert any("No model matches" in i.value for i in at.info)
 
 
 def test_frames_from_loader_matches_the_loader(store_root, monkeypatch, tmp_path):
@@ -428,3 +547,47 @@ def test_frames_from_loader_matches_the_loader(store_root, monkeypatch, tmp_path
     primary = tables.scores[tables.scores["primary"] & ~tables.scores["is_detail"]]
     assert len(scores) == len(primary)
     assert scores["score"].max() <= 100.0
+
+
+# --- submit form ----------------------------------------------------------------------------------
+
+
+def _submit_form(at: AppTest, **fields) -> AppTest:
+    for key, value in fields.items():
+        if key == "req_type":
+            at.selectbox(key=key).set_value(value)
+        else:
+            at.text_input(key=key).input(value)
+    next(b for b in at.button if b.label == "Queue the request").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_submit_form_files_a_request_through_biobench_request(model, tmp_path, monkeypatch):
+    from leaderboard.requests import RequestQueue
+
+    root = tmp_path / "submissions"
+    root.mkdir()
+    monkeypatch.setenv("BIOBENCH_SUBMISSIONS_DIR", str(root))
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    open_page(at, "submit")
+    _submit_form(at, req_model=str(model), req_model_id="org-t/tiny", req_type="base")
+    assert [s.value for s in at.success] == ["Queued."]
+    queued = [r for _, r in RequestQueue(root).entries()]
+    assert [(r.model_id, str(r.status), r.license) for r in queued] == [
+        ("org-t/tiny", "PENDING", "apache-2.0")
+    ]
+    new = next(df.value for df in at.dataframe if "request id" in df.value.columns)
+    assert new["request id"].tolist() == [queued[0].request_id]
+    assert {m.label: m.value for m in at.metric}["PENDING"] == "1"  # the queue lists it
+
+    # the same request again: refused by the duplicate check of `biobench request`
+    _submit_form(at, req_model=str(model), req_model_id="org-t/tiny", req_type="base")
+    assert at.error and "refused" in at.code[-1].value and len(RequestQueue(root).entries()) == 1
+
+    # typed markup and option-like text are refused as values, shown as plain text only
+    _submit_form(at, req_model=f"--list {INJECT_HTML}", req_model_id="", req_type="base")
+    assert at.error and INJECT_HTML in at.code[-1].value
+    assert not any(INJECT_HTML in text for text in _markdown_texts(at))  # never as markup
+    assert len(RequestQueue(root).entries()) == 1

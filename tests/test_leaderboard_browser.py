@@ -53,9 +53,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    yield from _serve(tmp_path_factory.mktemp("lb-server"))
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server that has answered no request yet (a restart)."""
+    yield from _serve(tmp_path / "fresh")
+
+
+def _serve(tmp_path: Path):
     from tests.conftest import ROOT
 
-    tmp_path = tmp_path_factory.mktemp("lb-server")
     root = build_store(tmp_path / "submissions")
     subprocess_env = dict(os.environ, HF_HUB_OFFLINE="1")
     subprocess_env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
@@ -98,6 +107,12 @@ def browser(tmp_path):
                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):  # fmt: skip
         options.add_argument(arg)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     os.environ.setdefault("SE_OFFLINE", "true")
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -164,7 +179,9 @@ def test_reported_row_page_in_chromium(server, browser, tmp_path):
     from leaderboard import views
 
     browser.get(server)
-    _wait_for_text(browser, ["glide-cell-1-0"])
+    _wait_for_text(browser, ["glide-cell-1-0", "Published numbers"])
+    browser.find_element(By.XPATH, "//summary[contains(., 'Published numbers')]").click()
+    time.sleep(1.5)  # the expander's table renders when opened
     cells = [  # the accessible mirror of the grid is hidden: read textContent, not .text
         el.get_attribute("textContent")
         for el in browser.find_elements(By.CSS_SELECTOR, "td[role='gridcell']")
@@ -204,3 +221,71 @@ def test_server_listens_on_loopback_only(server):
     addresses = _listening_addresses(port)
     assert addresses, f"nothing listens on port {port}"
     assert addresses == {"0100007F"}, f"listening on {addresses}, not only on 127.0.0.1"
+
+
+def test_fresh_server_deep_link_renders_the_page(fresh_server, browser, tmp_path):
+    """The first request after a start is a deep link: the page itself renders, with the app's
+    navigation (page titles), not a list of script file names."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{fresh_server}/model?id=org-a__alpha-7b/run-1")
+    _wait_for_text(browser, ["stCode", "Reproduce this row", "Per-task results"])
+    nav = [el.text for el in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebar'] a")]
+    assert "Leaderboard" in " ".join(nav) and "Compare" in " ".join(nav), nav
+    assert not any(name.strip() in ("app", "board", "shared", "about") for name in nav), nav
+    assert browser.find_element(By.CSS_SELECTOR, "h2").text == "org-a/alpha-7b"
+    _save(browser, tmp_path, "deep-link-model.png")
+    browser.get(f"{fresh_server}/board?types=base")
+    _wait_for_text(browser, ["glide-cell-1-0", "alpha-7b"])
+    source = browser.page_source
+    assert "gamma-13b" not in source.split("Published numbers")[0]  # the URL filter applied
+
+
+def test_narrow_window_keeps_model_and_average_readable(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(400, 900)
+    browser.get(server)
+    _wait_for_text(browser, ["glide-cell-1-0", MODELS[0][0].split("/")[1]])
+    time.sleep(1.0)
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 420, f"the page scrolls sideways: {width} px"
+    grid = browser.find_element(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+    assert grid.size["width"] <= 400
+    headers = [el.get_attribute("textContent") for el in
+               browser.find_elements(By.CSS_SELECTOR, "th[role='columnheader']")]  # fmt: skip
+    assert headers.index("Average") <= 2  # right after the pinned model column
+    browser.execute_script("arguments[0].scrollIntoView();", grid)
+    time.sleep(0.5)
+    _save(browser, tmp_path, "leaderboard-400px.png")
+
+
+def test_csv_download_of_the_current_view(server, browser, tmp_path):
+    import csv
+
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/board?types=base")
+    _wait_for_text(browser, ["glide-cell-1-0", "Download CSV"])
+    button = next(
+        b
+        for b in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stDownloadButton'] button")
+        if "Download CSV" in b.text
+    )
+    browser.execute_script("arguments[0].scrollIntoView();", button)
+    time.sleep(0.5)
+    dialogs = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stDialog']")
+    if dialogs:
+        _save(browser, tmp_path, "download-dialog.png")
+        raise AssertionError("a dialog covers the page: " + dialogs[0].text[:500])
+    button.click()
+    target = tmp_path / "downloads" / "bioinstruct-leaderboard.csv"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not target.is_file():
+        time.sleep(0.3)
+    assert target.is_file(), list((tmp_path / "downloads").iterdir())
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert {r["model"] for r in rows if r["status"] == "reproduced"} == {
+        "org-a/alpha-7b", "org-b/beta-135m"}  # fmt: skip
+    assert all(float(r["bio_pubmedqa_ci_low"]) <= float(r["bio_pubmedqa"]) for r in rows
+               if r["status"] == "reproduced")  # fmt: skip

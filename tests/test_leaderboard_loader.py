@@ -234,8 +234,9 @@ def test_the_board_page_warns_once_and_shows_the_rest(root, monkeypatch):
     shown = views.escape_markdown(f"{BAD}/{SUBMISSION_FILE}")
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and shown in warnings[0], warnings  # once, naming the file
-    assert len(at.dataframe[0].value) == 2  # the good row and the reported row
-    at.switch_page("pages/model.py")
+    assert len(at.dataframe[0].value) == 1  # the good row, ranked
+    assert len(at.dataframe[1].value) == 1  # the reported row, in its own table
+    at.switch_page("screens/model.py")
     at.query_params["id"] = BAD
     at.run()
     assert not at.exception, [e.value for e in at.exception]

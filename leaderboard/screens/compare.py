@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from leaderboard import compare, report, views
-from leaderboard.pages import shared
 from leaderboard.schemas import StatsSettings
+from leaderboard.screens import shared
 from leaderboard.store import Store
 from tasks import registry
 
@@ -41,15 +41,28 @@ def html_report(comparison) -> str:
     return report.render_html(comparison)
 
 
+@st.cache_data(max_entries=16)
+def forest_png(comparison, dark: bool) -> bytes:
+    return report.forest_png(comparison, percent=True, dark=dark)
+
+
 choices = views.compare_choices(tables.rows)
+task_names = [g.name for g in registry.GROUPS] + [t.name for t in registry.TASKS]
+RESAMPLES = [1_000, 2_000, 5_000, 10_000]
+first_visit = "compare_pick" not in st.session_state
+from_url = [i for i in st.query_params.get_all("id") if i in choices]
+shared.seed_from_url("compare_pick", "list", [], choices)
+if from_url and not st.session_state["compare_pick"]:
+    st.session_state["compare_pick"] = from_url
+shared.seed_from_url("compare_tasks", "list", [], task_names)
+shared.seed_from_url("compare_match", "str", "task", ["task", "dataset"])
+shared.seed_from_url("compare_resamples", "int", 10_000, RESAMPLES)
 picked = st.multiselect(
     "Submissions (two or more)",
     choices,
-    default=[i for i in st.query_params.get_all("id") if i in choices],
     format_func=lambda i: shared.row_label(tables.rows, i),
     key="compare_pick",
 )
-task_names = [g.name for g in registry.GROUPS] + [t.name for t in registry.TASKS]
 left, mid, right = st.columns([3, 1, 1])
 with left:
     tasks = st.multiselect(
@@ -62,24 +75,52 @@ with mid:
     match = st.radio("Match tasks by", ["task", "dataset"], horizontal=True, key="compare_match",
                      help="dataset: compare e.g. the log-likelihood and generative variants")  # fmt: skip
 with right:
-    resamples = st.select_slider(
-        "Resamples", [1_000, 2_000, 5_000, 10_000], value=10_000, key="compare_resamples"
-    )
+    resamples = st.select_slider("Resamples", RESAMPLES, key="compare_resamples")
+
+shared.sync_url(
+    {"compare_pick": picked, "compare_tasks": tasks, "compare_match": match,
+     "compare_resamples": int(resamples)},
+    {"compare_pick": [], "compare_tasks": [], "compare_match": "task",
+     "compare_resamples": 10_000, "id": None},
+)  # fmt: skip
 
 request = (tuple(picked), tuple(tasks), match, int(resamples))
-if st.button("Compare", type="primary", disabled=len(picked) < 2, key="compare_go"):
-    st.session_state["compare_request"] = request
+clicked = st.button("Compare", type="primary", disabled=len(picked) < 2, key="compare_go")
+if clicked or (first_visit and len(picked) >= 2):
+    st.session_state["compare_request"] = request  # a shared link computes at once
 if len(picked) < 2:
     st.info("Pick at least two reproduced submissions.")
     st.stop()
 if st.session_state.get("compare_request") != request:
+    st.caption("Press Compare to compute (results are kept for each selection).")
     st.stop()
 
-try:
-    result = run_compare(root, stamp, request[0], request[1], match, int(resamples), 0)
-except (compare.CompareError, ValueError, OSError, KeyError) as exc:
-    st.error(f"Cannot compare: {views.escape_markdown(shared.first_line(exc))}")
-    st.stop()
+used = match
+with st.spinner(
+    f"Paired tests on {len(tasks) or 'all shared'} task(s), {int(resamples):,} resamples…",
+    show_time=True,
+):
+    try:
+        try:
+            result = run_compare(root, stamp, request[0], request[1], match, int(resamples), 0)
+        except compare.CompareError as exc:
+            if match != "task" or "share no task" not in str(exc):
+                raise
+            used = "dataset"
+            result = run_compare(root, stamp, request[0], request[1], used, int(resamples), 0)
+    except (compare.CompareError, ValueError, OSError, KeyError) as exc:
+        st.error(
+            f"Cannot compare: {views.escape_markdown(shared.first_line(exc))}. "
+            "Try the other setting of 'Match tasks by' above, or other tasks."
+        )
+        st.stop()
+if used != match:
+    st.info(
+        "These submissions share no task, so they are matched by **dataset** (the "
+        "log-likelihood and generative variants of a dataset, on the items both evaluated). "
+        "Set 'Match tasks by' above to choose.",
+        icon=":material/info:",
+    )
 
 tests, scores = views.comparison_frames(result)
 n_sig = int((tests["sig."] != "").sum())
@@ -95,13 +136,19 @@ st.dataframe(
     hide_index=True,
     placeholder="–",
     width="stretch",
+    height=shared.fit_height(len(tests), 720),
     column_config={
         **{c: pct for c in ("score A", "score B", "A − B", "CI low", "CI high", "MDE (80%)")},
         **{c: pval for c in ("p", "p Holm", "p BH", "p bootstrap")},
+        "task / group": st.column_config.TextColumn("task / group", pinned=True),
     },
     key="compare_tests",
 )
-st.image(report.forest_png(result), caption="Forest plot: A − B with 95% CI (filled: significant)")
+dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
+st.image(
+    forest_png(result, dark),
+    caption="Forest plot: A − B in percentage points with 95% CI (filled: significant)",
+)
 st.download_button(
     "Download the HTML report",
     html_report(result),
@@ -118,6 +165,7 @@ st.caption(
     "two runs that are both at baseline is marked 'both at baseline' above."
 )
 st.dataframe(scores, hide_index=True, placeholder="–", width="stretch",
+             height=shared.fit_height(len(scores), 720),
              column_config={c: pct for c in ("score", "CI low", "CI high", "majority",
                                              "first option", "random", "top share")})  # fmt: skip
 if result.notes:

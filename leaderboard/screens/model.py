@@ -4,7 +4,7 @@ with CIs, declared training data and contamination notes (or a reported row's so
 import streamlit as st
 
 from leaderboard import views
-from leaderboard.pages import shared
+from leaderboard.screens import shared
 
 root, stamp = shared.current()
 tables = shared.load_tables(root, stamp)
@@ -37,13 +37,15 @@ if views.is_reported(row_id):
     st.subheader("Scores as published")
     st.dataframe(
         page.scores,
+        height=shared.fit_height(len(page.scores)),
         hide_index=True,
         placeholder="–",
         width="stretch",
         column_config={"value (%)": st.column_config.NumberColumn(format="%.2f")},
     )
     st.subheader("Source")
-    st.dataframe(page.source, hide_index=True, placeholder="–", width="stretch")
+    st.dataframe(page.source, hide_index=True, placeholder="–", width="stretch",
+                 height=shared.fit_height(len(page.source)))  # fmt: skip
     st.stop()
 
 try:
@@ -59,10 +61,15 @@ st.header(views.escape_markdown(page.title))
 st.caption(
     ":material/verified: Reproduced with this suite: every score recomputed from per-item records."
 )
+links = views.model_links(sub)
+st.markdown(
+    " · ".join(f"{label}: [{views.escape_markdown(text)}]({url})" for label, text, url in links)
+)
 
 st.subheader("Per-task results")
 st.dataframe(
     page.tasks,
+    height=shared.fit_height(len(page.tasks)),
     hide_index=True,
     placeholder="–",
     width="stretch",
@@ -82,6 +89,7 @@ st.caption(
 )
 st.dataframe(
     page.baselines,
+    height=shared.fit_height(len(page.baselines)),
     hide_index=True,
     placeholder="–",
     width="stretch",
@@ -95,16 +103,19 @@ st.dataframe(
 )
 if not page.groups.empty:
     st.subheader("Group aggregates (as lm-eval reports them)")
-    st.dataframe(page.groups, hide_index=True, placeholder="–", column_config={
+    st.dataframe(page.groups, hide_index=True, placeholder="–",
+                 height=shared.fit_height(len(page.groups)), column_config={
         "value": st.column_config.NumberColumn("value (%)", format="%.1f")})  # fmt: skip
 
 left, right = st.columns(2)
 with left:
     st.subheader("Submission")
-    st.dataframe(page.metadata, hide_index=True, placeholder="–", width="stretch")
+    st.dataframe(page.metadata, hide_index=True, placeholder="–", width="stretch",
+                 height=shared.fit_height(len(page.metadata)))  # fmt: skip
 with right:
     st.subheader("Environment")
-    st.dataframe(page.environment, hide_index=True, placeholder="–", width="stretch")
+    st.dataframe(page.environment, hide_index=True, placeholder="–", width="stretch",
+                 height=shared.fit_height(len(page.environment)))  # fmt: skip
 
 st.subheader("Declared training data")
 if page.training_data:
@@ -118,3 +129,17 @@ if page.notes:
     st.text(page.notes)
 st.subheader("Reproduce this row")
 st.code(page.reproduce, language="bash")
+
+st.subheader("Submission files")
+files = views.submission_files(sub, shared.relative_store_path(root, row_id))
+st.dataframe(files, hide_index=True, width="stretch", height=shared.fit_height(len(files)))
+sub_path = shared.submission_path(root, row_id)
+st.download_button(
+    "Download submission.json",
+    sub_path.read_bytes(),
+    file_name="submission.json",
+    mime="application/json",
+    on_click="ignore",
+    icon=":material/download:",
+    key="download_submission",
+)

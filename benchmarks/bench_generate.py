@@ -1,0 +1,171 @@
+"""Generation speed of the embedded model: useful tokens per second and wasted decoding steps.
+
+Side by side in one process on the same ``N_PROMPTS`` real ``bio_meqsum`` prompts (lm-eval's own
+``doc_to_text``), greedy, at most ``MAX_NEW`` new tokens, each variant timed with wall and CPU
+seconds:
+
+1. ``lmeval-fp32``: what lm-eval's ``hf`` model does today — prompts sorted by length, batches of
+   ``BATCH``, left-padded, one ``generate`` call per batch that runs every row until the last one
+   stops (the anchor);
+2. ``lmeval-bf16``: the same in bfloat16 (the CPU's AMX units);
+3. ``alone-fp32``: one prompt at a time (no padding, no waste; the reference outputs);
+4. ``continuous-fp32``: transformers' continuous batching (``generate_batch``), on the first
+   ``N_CB`` prompts only, next to ``lmeval-fp32`` on the same prompts.
+
+Useful tokens are those a row generated up to and including its end-of-text token (or the cap);
+computed tokens are rows x decoding steps of each batch; the wasted fraction is 1 - useful /
+computed. Outputs are compared token for token with ``alone-fp32``.
+
+Goal (issue "Evaluation at the speed of the hardware"): >= 3x the useful tokens/s of
+``lmeval-fp32``, with identical greedy outputs in float32.
+"""
+
+from __future__ import annotations
+
+import time
+
+GOAL_SPEEDUP = 3.0
+N_PROMPTS = 32
+N_CB = 8
+BATCH = 16
+MAX_NEW = 64
+
+
+def meqsum_prompts(n: int) -> list[str]:
+    from lm_eval.tasks import TaskManager
+
+    from tasks import registry
+
+    manager = TaskManager(include_path=str(registry.TASKS_DIR))
+    task = manager.load_task_or_group(["bio_meqsum"])["bio_meqsum"]
+    docs = list(task.test_docs())[:n]
+    return [task.doc_to_text(doc) for doc in docs]
+
+
+def _useful(row: list[int], eos: int) -> list[int]:
+    return row[: row.index(eos) + 1] if eos in row else row
+
+
+def batched(model, tokenizer, prompts: list[list[int]], batch: int) -> tuple[list, int, float]:
+    """lm-eval's way: longest first, left-padded batches; (outputs, computed tokens, CPU s)."""
+    import torch
+
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id or tokenizer.eos_token_id
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    outputs: list[list[int]] = [[] for _ in prompts]
+    computed, cpu = 0, time.process_time()
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        width = max(len(prompts[i]) for i in rows)
+        ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in rows])
+        mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in rows])
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=MAX_NEW,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=pad,
+            )
+        new = out[:, width:].tolist()
+        computed += len(rows) * len(new[0])
+        for i, row in zip(rows, new, strict=True):
+            outputs[i] = _useful(row, eos)
+    return outputs, computed, time.process_time() - cpu
+
+
+def continuous(model, tokenizer, prompts: list[list[int]]) -> list[list[int]]:
+    from transformers import GenerationConfig
+
+    eos = tokenizer.eos_token_id
+    config = GenerationConfig(
+        max_new_tokens=MAX_NEW,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=tokenizer.pad_token_id or eos,
+    )
+    result = model.generate_batch(prompts, generation_config=config, progress_bar=False)
+    ordered = [result[k] for k in sorted(result, key=lambda k: int(k.rsplit("_", 1)[-1]))]
+    return [_useful(list(r.generated_tokens), eos) for r in ordered]
+
+
+def _figures(outputs: list[list[int]], computed: int, wall: float, cpu: float) -> dict:
+    useful = sum(map(len, outputs))
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "useful_tokens": useful,
+        "computed_tokens": computed,
+        "wasted_fraction": round(1 - useful / max(computed, 1), 3),
+        "useful_tokens_per_s": round(useful / wall, 2),
+    }
+
+
+def run() -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from runners.model import prepare_default_model
+
+    path = str(prepare_default_model())
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    prompts = [tokenizer(p).input_ids for p in meqsum_prompts(N_PROMPTS)]
+    models = {
+        name: AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, name)).eval()
+        for name in ("float32", "bfloat16")
+    }
+    report: dict = {"prompts": len(prompts), "max_new_tokens": MAX_NEW, "batch": BATCH}
+    variants: dict[str, dict] = {}
+    outputs: dict[str, list] = {}
+    batched(models["float32"], tokenizer, prompts[:2], 2)  # warm-up
+    for label, dtype in (("lmeval-fp32", "float32"), ("lmeval-bf16", "bfloat16")):
+        wall = time.perf_counter()
+        outs, computed, cpu = batched(models[dtype], tokenizer, prompts, BATCH)
+        variants[label] = _figures(outs, computed, time.perf_counter() - wall, cpu)
+        outputs[label] = outs
+    wall, cpu = time.perf_counter(), time.process_time()
+    alone = [batched(models["float32"], tokenizer, [p], 1)[0][0] for p in prompts]
+    useful = sum(map(len, alone))
+    variants["alone-fp32"] = _figures(
+        alone, useful, time.perf_counter() - wall, time.process_time() - cpu
+    )
+    outputs["alone-fp32"] = alone
+    # continuous batching next to lm-eval's batches on the same (fewer) prompts
+    few = prompts[:N_CB]
+    wall = time.perf_counter()
+    outs, computed, cpu = batched(models["float32"], tokenizer, few, BATCH)
+    variants[f"lmeval-fp32-first{N_CB}"] = _figures(outs, computed, time.perf_counter() - wall, cpu)
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        cb = continuous(models["float32"], tokenizer, few)
+        figures = _figures(cb, sum(map(len, cb)), time.perf_counter() - wall, 0.0)
+        figures["cpu_s"] = round(time.process_time() - cpu, 2)
+        variants[f"continuous-fp32-first{N_CB}"] = figures
+        report["continuous_same_as_alone"] = sum(
+            a == b for a, b in zip(cb, alone[:N_CB], strict=True)
+        )
+    except Exception as exc:  # report, not crash: it is one candidate among several
+        report["continuous_error"] = f"{type(exc).__name__}: {exc}"
+    report["variants"] = variants
+    report["same_as_alone"] = {
+        k: sum(a == b for a, b in zip(v, alone, strict=True)) for k, v in outputs.items()
+    }
+    anchor = variants["lmeval-fp32"]["useful_tokens_per_s"]
+    best = max(
+        (k for k in variants if not k.endswith(f"first{N_CB}")),
+        key=lambda k: variants[k]["useful_tokens_per_s"],
+    )
+    speedup = variants[best]["useful_tokens_per_s"] / anchor
+    report["summary"] = [
+        {
+            "figure": f"generation useful tokens/s, best variant ({best}) vs lmeval-fp32",
+            "goal": f">= {GOAL_SPEEDUP}x, fp32 outputs identical",
+            "anchor": f"lmeval-fp32 {anchor} tokens/s, "
+            f"{variants['lmeval-fp32']['wasted_fraction']:.0%} of computed tokens wasted",
+            "ratio": round(speedup, 2),
+            "met": speedup >= GOAL_SPEEDUP
+            and report["same_as_alone"]["lmeval-fp32"] == len(prompts),
+        }
+    ]
+    return report

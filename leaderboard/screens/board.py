@@ -1,0 +1,292 @@
+"""Main leaderboard page: filters in the sidebar (all kept in the URL), the ranked tables (one
+per comparable pool of reproduced rows), published numbers in their own section, downloads of
+the current view, and the category and size charts of one pool."""
+
+import streamlit as st
+
+from leaderboard import views
+from leaderboard.screens import shared
+
+root, stamp = shared.current()
+tables = shared.load_tables(root, stamp)
+
+st.title(":material/genetics: BioInstruct Bench leaderboard")
+st.caption(
+    "Biomedical QA, information extraction and generation tasks run with lm-eval. Ranked rows "
+    "were **reproduced** with this suite (95% bootstrap CIs); a rank counts only among rows "
+    "with the same tasks on the same items. **Published** numbers from papers and model cards "
+    "are listed apart, unranked. Click a model to open its page, a header to sort."
+)
+shared.show_problems(tables.problems)
+
+DEFAULTS = {
+    "variant": str(views.Variant.LOGLIK),
+    "complete_only": False,
+    "search": "",
+    "types": [],
+    "families": [],
+    "precisions": [],
+    "licenses": [],
+    "shots": [],
+    "pools": [],
+    "size": None,
+    "unknown_size": True,
+    "per_task": False,
+    "show_ci": True,
+    "show_baselines": True,
+    "details": False,
+}
+
+with st.sidebar:
+    st.header("Filters")
+    choices = [str(v) for v in views.variants_with_choice()]
+    variant = views.Variant.LOGLIK
+    if len(choices) > 1:
+        shared.seed_from_url("variant", "str", DEFAULTS["variant"], choices)
+        variant = views.Variant(
+            st.radio(
+                "Multiple-choice scoring",
+                choices,
+                format_func=lambda v: views.VARIANT_LABEL[views.Variant(v)],
+                key="variant",
+                help="Datasets with both forms: log-likelihood of the options, or the answer "
+                "extracted from free generation.",
+            )
+        )
+    shared.seed_from_url("complete_only", "bool", False)
+    complete_only = st.checkbox(
+        "Averages only over complete categories",
+        key="complete_only",
+        help="Off: a category average is over the tasks a row has (see Coverage). On: only "
+        "rows with every task of a category get that category's average, and only rows with "
+        "every task get an overall Average and a rank.",
+    )
+
+board = shared.load_board(root, stamp, str(variant), complete_only)
+lay = views.layout(variant)
+options = views.filter_options(board)
+
+with st.sidebar:
+    shared.seed_from_url("search", "str", "")
+    search = st.text_input("Search model", key="search", placeholder="name or base model")
+    picks = {}
+    for key, label, values in (
+        ("types", "Model type", options.model_types),
+        ("families", "Base family", options.families),
+        ("precisions", "Precision", options.precisions),
+        ("licenses", "Licence", options.licenses),
+        ("shots", "Shots", options.shots),
+        ("pools", "Coverage (ranked set)", options.pools),
+    ):
+        shared.seed_from_url(key, "list", [], values)
+        picks[key] = st.multiselect(label, values, key=key)
+    size_range = None
+    unknown_size = True
+    if options.size_max > options.size_min:
+        top = float(round(options.size_max + 0.05, 1))
+        shared.seed_from_url("size", "float_range", (0.0, top), (0.0, top))
+        size_range = st.slider(
+            "Size (billions of parameters)", min_value=0.0, max_value=top, step=0.1, key="size"
+        )
+        shared.seed_from_url("unknown_size", "bool", True)
+        unknown_size = st.checkbox("Include rows of unknown size", key="unknown_size")
+        if tuple(size_range) == (0.0, top):
+            DEFAULTS["size"] = size_range
+    st.header("Columns")
+    for key, default in (("per_task", False), ("show_ci", True), ("show_baselines", True),
+                         ("details", False)):  # fmt: skip
+        shared.seed_from_url(key, "bool", default)
+    per_task = st.toggle("Per-task scores", key="per_task")
+    show_ci = st.checkbox("95% CIs (± half-width)", key="show_ci", disabled=not per_task)
+    show_baselines = st.checkbox(
+        "Constant-answer baselines",
+        key="show_baselines",
+        help=f"Per task the majority-class score on the row's own items; {views.FLAG}: the "
+        "score cannot be told apart from answering the run's most frequent option on every item "
+        "(paired test, p ≥ 0.05). Free-text tasks (NER, HoC, generation) have none.",
+    )
+    details = st.toggle("Base model, shots, precision, licence, date", key="details")
+
+shared.sync_url(
+    {"variant": str(variant), "complete_only": complete_only, "search": search, **picks,
+     "size": size_range, "unknown_size": unknown_size, "per_task": per_task, "show_ci": show_ci,
+     "show_baselines": show_baselines, "details": details},
+    DEFAULTS,
+)  # fmt: skip
+
+filters = views.Filters(
+    search=search,
+    model_types=tuple(picks["types"]),
+    families=tuple(picks["families"]),
+    precisions=tuple(picks["precisions"]),
+    licenses=tuple(picks["licenses"]),
+    shots=tuple(picks["shots"]),
+    pools=tuple(picks["pools"]),
+    size_range=tuple(size_range) if size_range else None,
+    unknown_size=unknown_size,
+)
+view = views.filter_board(board, filters)
+ranked = view[view["status_key"] == views.REPRODUCED]
+published = views.reported_table(view, lay)
+
+unscored = int((board["n_scored"] == 0).sum())
+hidden_note = ""
+if unscored:
+    other = next(v for k, v in views.VARIANT_LABEL.items() if k != variant)
+    hidden_note = (
+        f" · {unscored} without {views.VARIANT_LABEL[variant]} scores not shown "
+        f"(try {other} scoring)"
+    )
+pool_list = views.pools(ranked)
+st.markdown(
+    f"**{len(ranked)}** reproduced rows in {len(pool_list)} ranked "
+    f"set{'s' if len(pool_list) != 1 else ''} · {len(published)} published · "
+    f"suite {views.registry.SUITE_VERSION}{hidden_note}"
+)
+
+if view.empty:
+    what = f"'{search.strip()}'" if search.strip() else "these filters"
+    st.info(f"No model matches {views.escape_markdown(what)}.", icon=":material/search_off:")
+
+columns = views.display_columns(
+    lay, show_ci=show_ci, show_baselines=show_baselines, per_task=per_task, details=details
+)
+config = {
+    "Rank": st.column_config.NumberColumn(
+        "Rank", format="%d", width="small", help="Rank within this ranked set", pinned=True
+    ),
+    "Model": st.column_config.LinkColumn(
+        "Model",
+        display_text=views.LINK_DISPLAY,
+        help="Opens the model's page (· run id where a model has several runs)",
+        width=220,
+        pinned=True,
+    ),
+    "Run": st.column_config.TextColumn("Run", help="Run id of the stored submission"),
+    "Size (B)": st.column_config.NumberColumn("Size (B)", format="%.3g"),
+    "Coverage": st.column_config.TextColumn(
+        "Coverage", help=f"Tasks with a score, of the {len(lay.tasks)} averaged columns"
+    ),
+    "Source": st.column_config.TextColumn("Source", help="Paper or model card"),
+    "Setup": st.column_config.TextColumn("Setup", width="large"),
+    "Fine-tuned": st.column_config.TextColumn("Fine-tuned", help="Fine-tuned on each task"),
+}
+for name in (*lay.average_columns, *lay.score_columns):
+    config[name] = st.column_config.NumberColumn(name, format="%.1f")
+for spec in lay.tasks:
+    config[views.ci_column(spec)] = st.column_config.TextColumn(
+        f"{spec.display} ±", help="Half the width of the 95% bootstrap CI, in points"
+    )
+    config[views.baseline_column(spec)] = st.column_config.TextColumn(
+        views.baseline_column(spec),
+        help="Majority-class (best constant answer) score on this row's items, in %; "
+        f"{views.FLAG}: the score is at a constant-answer baseline",
+    )
+config[views.AT_BASELINE] = st.column_config.NumberColumn(
+    views.AT_BASELINE,
+    format="%d",
+    help=f"Tasks of this row ({views.FLAG} in their majority column) whose score cannot be told "
+    "apart from answering one option throughout (paired test, p ≥ 0.05). Empty: no baselines "
+    "stored.",
+)
+
+for i, (order, label) in enumerate(pool_list):
+    part = ranked[ranked["pool_order"] == order]
+    st.subheader(f"Ranked on {label}", anchor=f"ranked-{i + 1}")
+    if i == 0 and len(pool_list) > 1:
+        st.caption(
+            "Rows with different tasks or item subsets are ranked in separate tables: their "
+            "averages are over different items and cannot be ordered against each other."
+        )
+    st.dataframe(
+        part[columns],
+        column_config=config,
+        hide_index=True,
+        width="stretch",
+        height=shared.fit_height(len(part), 640),
+        placeholder="–",
+        key=f"board-{i + 1}",
+    )
+
+if not published.empty:
+    with st.expander(
+        f"Published numbers ({len(published)} rows, other setups, not ranked)", expanded=False
+    ):
+        st.caption(
+            "Numbers read in papers, model cards and the Open Medical-LLM Leaderboard's results "
+            "files, under each source's own setup (shots, fine-tuning, prompts). Fine-tuned "
+            "numbers and zero-shot numbers are not comparable with each other or with the ranked "
+            "rows; none of them enters a rank, an average or a test."
+        )
+        st.dataframe(
+            published,
+            column_config=config,
+            hide_index=True,
+            width="stretch",
+            height=shared.fit_height(len(published), 640),
+            placeholder="–",
+            key="reported",
+        )
+
+export = views.export_frame(view, lay)
+left, right, _ = st.columns([1, 1, 4])
+left.download_button(
+    "Download CSV",
+    views.export_csv(export),
+    file_name="bioinstruct-leaderboard.csv",
+    mime="text/csv",
+    on_click="ignore",
+    icon=":material/download:",
+    key="download_csv",
+)
+right.download_button(
+    "Download JSON",
+    views.export_json(export),
+    file_name="bioinstruct-leaderboard.json",
+    mime="application/json",
+    on_click="ignore",
+    icon=":material/download:",
+    key="download_json",
+)
+
+if pool_list:
+    chart_pool = pool_list[0][0]
+    if len(pool_list) > 1:
+        labels = dict(pool_list)
+        chart_pool = st.selectbox(
+            "Charts show the ranked set",
+            list(labels),
+            format_func=lambda o: labels[o],
+            key="chart_pool",
+        )
+    chart_tab, scatter_tab = st.tabs(["Category averages", "Size vs score"])
+    with chart_tab:
+        bars = views.category_chart_data(view, lay, pool=chart_pool)
+        if bars.empty:
+            st.info("No rows with scores to chart.")
+        else:
+            shown = bars["model"].nunique()
+            st.caption(f"Category averages of the top {shown} rows of this ranked set.")
+            cats = [views.CATEGORY_LABEL[c] for c in lay.categories]
+            order = list(dict.fromkeys(bars["model"]))  # best first, as ranked
+            st.vega_lite_chart(bars, views.category_chart_spec(cats, order), width="content")
+    with scatter_tab:
+        points = views.scatter_data(view, pool=chart_pool)
+        if points.empty:
+            st.info("No rows of this ranked set with a known size and an average.")
+        else:
+            st.vega_lite_chart(
+                points,
+                {
+                    "mark": {"type": "point", "filled": True, "size": 70},
+                    "encoding": {
+                        "x": {"field": "size_b", "type": "quantitative", "title": "parameters (B)",
+                              "scale": {"type": "log"}},
+                        "y": {"field": "average", "type": "quantitative", "title": "average (%)"},
+                        "color": views.STATUS_COLOR,
+                        "tooltip": [{"field": "model"}, {"field": "size_b", "title": "B"},
+                                    {"field": "average", "format": ".1f"}],
+                    },
+                },
+                width="stretch",
+            )  # fmt: skip

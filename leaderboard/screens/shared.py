@@ -1,0 +1,265 @@
+"""Data access and widgets shared by the leaderboard pages.
+
+Tables come from the shared loader (:func:`leaderboard.loader.load_tables`, itself cached on disk
+by file hashes) wrapped in ``st.cache_data``, keyed by the submissions folder and a cheap
+fingerprint of its files (count, bytes, newest modification time): a new submission shows up on
+the next rerun, an unchanged store is never re-read. Unreadable files come back from the loader
+as problems (file + reason) and are shown as warnings; the app goes on without them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from leaderboard import loader, views
+from leaderboard.schemas import EvalRequest, Submission
+from leaderboard.store import SUBMISSION_FILE, Store, default_root
+
+
+@dataclass
+class Tables:
+    rows: pd.DataFrame  # views' rows frame
+    scores: pd.DataFrame  # views' scores frame
+    reported: pd.DataFrame  # the loader's tidy score lines of reported rows (their pages)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+
+def submissions_root() -> Path:
+    return default_root().resolve()
+
+
+def fingerprint(root: Path) -> tuple[int, int, int]:
+    """(files, total bytes, newest mtime) of the store's submission.json and reference files."""
+    count = size = newest = 0
+    if not root.is_dir():
+        return (0, 0, 0)
+    for model_dir in os.scandir(root):
+        if model_dir.name.startswith(".") or not model_dir.is_dir():
+            continue
+        for entry in os.scandir(model_dir.path):
+            if entry.name.startswith("."):
+                continue
+            path = os.path.join(entry.path, SUBMISSION_FILE) if entry.is_dir() else entry.path
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            count += 1
+            size += info.st_size
+            newest = max(newest, info.st_mtime_ns)
+    return (count, size, newest)
+
+
+def current() -> tuple[str, tuple]:
+    """(submissions folder, fingerprint) of this rerun: the cache key of everything below."""
+    root = submissions_root()
+    return str(root), fingerprint(root)
+
+
+@st.cache_data(show_spinner="Loading submissions…", max_entries=4)
+def load_tables(root: str, stamp: tuple) -> Tables:
+    tables = loader.load_tables(Path(root))
+    rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
+    problems = [(views.relative_name(f, root), m) for f, m in tables.problems]
+    reported = tables.scores[tables.scores["status"] == views.REPORTED]
+    return Tables(rows, scores, reported.reset_index(drop=True), problems)
+
+
+@st.cache_data(max_entries=8)
+def load_board(root: str, stamp: tuple, variant: str, complete_only: bool) -> pd.DataFrame:
+    tables = load_tables(root, stamp)
+    lay = views.layout(views.Variant(variant))
+    return views.build_board(tables.rows, tables.scores, lay, complete_only=complete_only)
+
+
+@st.cache_data(max_entries=64)
+def load_submission(root: str, submission_id: str, stamp: tuple) -> Submission:
+    return Store(Path(root)).read(submission_id)
+
+
+# --- state in the URL ---------------------------------------------------------------------------
+
+
+def seed_from_url(key: str, kind: str, default, valid=None) -> None:
+    """Give widget ``key`` its value from the URL's query parameter of the same name (once per
+    session; a value the widget cannot take is ignored), else ``default``. ``kind``: ``list``
+    (repeated parameter), ``bool`` (``1``/``0``), ``str``, ``float_range`` (``low~high``) or
+    ``int``. Widgets are then created without a ``value``/``default`` argument."""
+    if key in st.session_state:
+        return
+    value = default
+    try:
+        if kind == "list":
+            given = st.query_params.get_all(key)
+            if given:
+                value = [v for v in given if valid is None or v in valid]
+        elif key in st.query_params:
+            raw = st.query_params[key]
+            if kind == "bool" and raw in ("0", "1"):
+                value = raw == "1"
+            elif kind == "str" and (valid is None or raw in valid):
+                value = raw
+            elif kind == "int" and raw.isdigit() and (valid is None or int(raw) in valid):
+                value = int(raw)
+            elif kind == "float_range":
+                low, high = (float(x) for x in raw.split("~", 1))
+                lo, hi = valid if valid is not None else (low, high)
+                if lo <= low <= high <= hi:
+                    value = (low, high)
+    except (ValueError, TypeError):
+        value = default
+    st.session_state[key] = value
+
+
+def url_value(value) -> str | list[str] | None:
+    """A widget value as query-parameter text (None: leave it out of the URL)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, float) for v in value)
+    ):
+        return f"{value[0]:g}~{value[1]:g}"
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value] or None
+    text = str(value)
+    return text or None
+
+
+def sync_url(values: dict, defaults: dict) -> None:
+    """Write every non-default widget value to the URL (shareable; survives a reload), and
+    remove the others; parameters not named in ``defaults`` are kept."""
+    wanted = {}
+    for key, value in values.items():
+        if value == defaults.get(key):
+            continue
+        text = url_value(value)
+        if text is not None:
+            wanted[key] = text
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    keep = {k: v for k, v in current.items() if k not in defaults}
+    merged = {**keep, **wanted}
+    if {k: (v if isinstance(v, list) else [v]) for k, v in merged.items()} != current:
+        st.query_params.from_dict(merged)
+
+
+def fit_height(n_rows: int, cap: int | None = None) -> int:
+    """Pixel height that shows ``n_rows`` rows without an inner scroll bar (up to ``cap``)."""
+    height = 38 + 35 * max(n_rows, 1) + 12  # + room for a horizontal scroll bar
+    return min(height, cap) if cap else height
+
+
+def show_problems(problems: list[tuple[str, str]]) -> None:
+    """One warning per unreadable file, naming it (escaped: file names and reasons are untrusted)."""
+    for file, reason in problems:
+        st.warning(
+            f"Skipped an unreadable submission file, {views.escape_markdown(file)}: "
+            f"{views.escape_markdown(reason)}",
+            icon=":material/warning:",
+        )
+
+
+def row_label(rows: pd.DataFrame, row_id: str) -> str:
+    """``model · run`` for a submission, ``model · source`` for a reported row (plain text)."""
+    row = rows.loc[row_id]
+    tag = "" if row["status"] == views.REPRODUCED else " [reported]"
+    return f"{row['model']} · {row['source']}{tag}"
+
+
+def submission_path(root: str, submission_id: str) -> Path:
+    """The stored ``submission.json`` of a submission id (resolved by the store)."""
+    return Store(Path(root)).path_of(submission_id) / SUBMISSION_FILE
+
+
+def relative_store_path(root: str, submission_id: str) -> str:
+    """The submission's folder as ``<store folder name>/<org>__<model>/<run>``."""
+    path = Store(Path(root)).path_of(submission_id)
+    return f"{Path(root).name}/{path.relative_to(Path(root))}"
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return " ".join(lines[:2])[:300] if lines else type(exc).__name__
+
+
+def read_requests(root: Path) -> tuple[list, list[tuple[str, str]]]:
+    """Evaluation requests of the queue (:class:`leaderboard.requests.RequestQueue`) and, as
+    (file, reason) problems, the request files it could not read."""
+    from leaderboard.requests import RequestQueue
+
+    queue = RequestQueue(root)
+    entries = queue.entries()
+    readable = {path for path, _ in entries}
+    problems = []
+    for path in sorted(queue.dir.glob("*/*.json")) if queue.dir.is_dir() else []:
+        if path.name.startswith(".") or path in readable:
+            continue
+        try:
+            EvalRequest.model_validate_json(path.read_bytes())
+            reason = "changed while being read"
+        except (OSError, ValueError) as exc:
+            reason = first_line(exc)
+        problems.append((str(path.relative_to(root)), reason))
+    return [req for _, req in entries], problems
+
+
+@dataclass
+class RequestOutcome:
+    ok: bool
+    message: str  # what `biobench request` printed (plain text, never rendered as markup)
+    request: EvalRequest | None = None
+
+
+def request_argv(fields: dict[str, str | None], store: str) -> list[str]:
+    """``biobench request`` arguments for the form's fields: one argument per value (no shell),
+    empty fields left out, the model after ``--`` so that no typed text is read as an option."""
+    argv = ["--store", store]
+    for flag, name in (("--model-id", "model_id"), ("--revision", "revision"),
+                       ("--precision", "precision"), ("--model-type", "model_type"),
+                       ("--license", "license"), ("--peft-adapter", "peft_adapter"),
+                       ("--tasks", "tasks")):  # fmt: skip
+        value = (fields.get(name) or "").strip()
+        if value:
+            argv.append(f"{flag}={value}")
+    return argv + ["--", (fields.get("model") or "").strip()]
+
+
+def file_request(root: str, fields: dict[str, str | None]) -> RequestOutcome:
+    """Queue a request through ``biobench request`` itself (:func:`runners.request.main`):
+    the same argument parsing, model inspection, duplicate check and queue as the command."""
+    import contextlib
+    import io
+
+    from runners import request as request_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = request_cli.main(request_argv(fields, root))
+        except SystemExit as exc:  # argparse refusals (missing or invalid arguments)
+            code = exc.code if isinstance(exc.code, int) else 2
+    message = (out.getvalue() + err.getvalue()).strip()
+    if code != 0:
+        return RequestOutcome(False, message[-2000:])
+    found = None
+    line = out.getvalue().strip().splitlines()[-1:] or [""]
+    path = Path(line[0].rsplit(" as ", 1)[-1]) if " as " in line[0] else None
+    if path is not None and path.is_file():
+        try:
+            found = EvalRequest.model_validate_json(path.read_bytes())
+        except (OSError, ValueError):
+            found = None
+    return RequestOutcome(True, message[-2000:], found)
+
+
+@st.cache_data(ttl=5, max_entries=4)
+def load_requests(root: str) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The request queue table; re-read every few seconds (a worker changes statuses)."""
+    found, problems = read_requests(Path(root))
+    return views.request_queue(found), problems

@@ -1,0 +1,77 @@
+"""lm-eval's ``hf`` model on the tiny LLaMA: batching and precision must not change answers.
+
+* greedy generation in batches of 4 (left-padded, rows of different lengths) equals generation
+  one request at a time, token for token, in float32;
+* bfloat16 log-likelihoods stay within bf16 rounding of float32, and a multiple-choice decision
+  with a clear margin is the same in both precisions.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+PROMPTS = [
+    "Question: which drug lowers blood pressure?\nAnswer:",
+    "Summarize: the patient reports chest pain radiating to the left arm for two hours, "
+    "with sweating and nausea.\nSummary:",
+    "List the diseases:",
+    "Context: aspirin inhibits cyclooxygenase. Question: does aspirin reduce platelet "
+    "aggregation? Answer yes or no.\nAnswer:",
+    "Entities:",
+]
+
+
+def _hflm(path, dtype: str, batch_size: int):
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=str(path), dtype=dtype, batch_size=batch_size, device="cpu")
+
+
+def _generate(lm, prompts: list[str]) -> list[str]:
+    from lm_eval.api.instance import Instance
+
+    kwargs = {"until": ["\n\n"], "max_gen_toks": 12, "do_sample": False}
+    requests = [
+        Instance("generate_until", doc={}, arguments=(p, dict(kwargs)), idx=i)
+        for i, p in enumerate(prompts)
+    ]
+    return lm.generate_until(requests)
+
+
+def _loglikelihoods(lm, pairs: list[tuple[str, str]]) -> list[float]:
+    from lm_eval.api.instance import Instance
+
+    requests = [
+        Instance("loglikelihood", doc={}, arguments=pair, idx=i) for i, pair in enumerate(pairs)
+    ]
+    return [ll for ll, _ in lm.loglikelihood(requests)]
+
+
+@pytest.mark.slow
+def test_batched_generation_equals_one_at_a_time(tiny_llama):
+    batched = _generate(_hflm(tiny_llama, "float32", 4), PROMPTS)
+    alone = _generate(_hflm(tiny_llama, "float32", 1), PROMPTS)
+    assert batched == alone
+    assert any(text.strip() for text in alone), "the tiny model generated nothing to compare"
+
+
+@pytest.mark.slow
+def test_bfloat16_log_likelihoods_agree_with_float32(tiny_llama):
+    # options of different token lengths, so that some decisions have clear margins on a
+    # random model (whose next-token distribution is nearly flat)
+    options = [" yes", " no blood", " maybe not at all", " aspirin and warfarin", " the heart"]
+    pairs = [(p, o) for p in PROMPTS for o in options]
+    fp32 = _loglikelihoods(_hflm(tiny_llama, "float32", 8), pairs)
+    bf16 = _loglikelihoods(_hflm(tiny_llama, "bfloat16", 8), pairs)
+    for (prompt, option), a, b in zip(pairs, fp32, bf16, strict=True):
+        # bf16 keeps 8 bits of mantissa: ~0.4% relative error per operation
+        assert abs(a - b) <= 0.03 * abs(a) + 0.05, (prompt[:30], option, a, b)
+    clear = 0
+    for k in range(len(PROMPTS)):
+        a = fp32[k * len(options) : (k + 1) * len(options)]
+        b = bf16[k * len(options) : (k + 1) * len(options)]
+        ranked = sorted(a, reverse=True)
+        if ranked[0] - ranked[1] > 0.2:  # a decision bf16 rounding cannot flip
+            clear += 1
+            assert a.index(max(a)) == b.index(max(b))
+    assert clear >= 2, "too few clear decisions to test"
