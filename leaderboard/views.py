@@ -1321,6 +1321,7 @@ def about_tasks(
                 "higher is better": spec.higher_is_better,
                 "version": versions.get(spec.name, ""),
                 "what it measures": measures,
+                "read it as": spec.caveat,
             }
         )
     return pd.DataFrame(rows)

@@ -49,6 +49,11 @@ class TaskSpec:
         return f"{self.metric},{self.filter}"
 
     @property
+    def caveat(self) -> str:
+        """What a reader must know to read this score exactly (empty when nothing)."""
+        return CAVEATS.get(self.dataset, "")
+
+    @property
     def leaves(self) -> tuple[str, ...]:
         """Every lm-eval task of this entry: itself and its per-subset breakdown."""
         return (self.name, *self.details)
@@ -86,6 +91,23 @@ _QA = (
     ("bio_mmlu_medical", "MMLU-medical"),
     ("bio_headqa_en", "HEAD-QA (en)"),
 )
+
+
+# What each score is, exactly, where it differs from what its name suggests (from the task
+# READMEs, which give the details); shown on the leaderboard's about and model pages.
+CAVEATS: dict[str, str] = {
+    "bio_bioasq_yesno": "The context is the expert's ideal answer, not retrieved snippets: "
+    "reading comprehension, easier than the BioASQ challenge setting.",
+    "bio_medmcqa": "2,816 of the 4,183 dev questions (the local MedAgents-benchmark subset); "
+    "not comparable with scores on the full dev set.",
+    "bio_ddi": "Drug names are not masked (BLURB masks them as @DRUG$); the pairs of one "
+    "sentence share its text.",
+    "bio_headqa_en": "67 of the 2,742 test questions refer to an image the model cannot see; "
+    "they are kept, as in lm-eval's headqa_en.",
+    "bio_hoc": "The project's own hash split of 371 test abstracts (BLURB's PMID list is not "
+    "available offline): not comparable with BLURB's table. Primary score: micro F1 over "
+    "(abstract, hallmark) decisions, sentence labels pooled per abstract.",
+}
 
 
 def _qa_specs() -> list[TaskSpec]:

