@@ -264,3 +264,43 @@ def test_multilabel_micro_f1_agrees_with_sklearn():
     assert ours.f1 == pytest.approx(f1_score(y_true, y_pred, **kw), abs=TOL)
     assert ours.precision == pytest.approx(precision_score(y_true, y_pred, **kw), abs=TOL)
     assert ours.recall == pytest.approx(recall_score(y_true, y_pred, **kw), abs=TOL)
+
+
+# --- BLUE's HoC F1 (means of per-abstract precision and recall) -------------------------------
+
+
+def test_f1_blue_hand_worked_and_items_without_gold_left_out():
+    items = [
+        {"tp": 1, "fp": 1, "fn": 0},  # P 0.5, R 1
+        {"tp": 0, "fp": 0, "fn": 2},  # predicts nothing: P 0, R 0
+        {"tp": 0, "fp": 3, "fn": 0},  # no gold label: BLUE would divide by zero; left out
+    ]
+    p, r = 0.25, 0.5
+    assert m.f1_blue_aggregate(items) == pytest.approx(2 * p * r / (p + r), abs=TOL)
+    assert m.f1_blue_aggregate([{"tp": 0, "fp": 1, "fn": 0}]) == 0.0
+    # not the micro F1 of the same items (2*1 / (2*1 + 4 + 2) = 0.25)
+    assert m.f1_aggregate(items) == pytest.approx(0.25, abs=TOL)
+
+
+def test_f1_blue_matches_scikit_learn_sample_averages():
+    rng = random.Random(7)
+    labels = list(range(10))
+    gold, pred = [], []
+    for _ in range(300):
+        gold.append(sorted(rng.sample(labels, rng.choice([0, 1, 1, 2, 3]))))
+        pred.append(sorted(rng.sample(labels, rng.choice([0, 1, 2, 4]))))
+    items = [
+        {
+            "tp": len(set(g) & set(p)),
+            "fp": len(set(p) - set(g)),
+            "fn": len(set(g) - set(p)),
+        }
+        for g, p in zip(gold, pred, strict=True)
+    ]
+    kept = [i for i, g in enumerate(gold) if g]  # BLUE's eval_hoc needs gold labels
+    binarizer = MultiLabelBinarizer(classes=labels)
+    y_true = binarizer.fit_transform([gold[i] for i in kept])
+    y_pred = binarizer.transform([pred[i] for i in kept])
+    p = precision_score(y_true, y_pred, average="samples", zero_division=0)
+    r = recall_score(y_true, y_pred, average="samples", zero_division=0)
+    assert m.f1_blue_aggregate(items) == pytest.approx(2 * p * r / (p + r), abs=TOL)
