@@ -46,7 +46,6 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 import zipfile
@@ -67,7 +66,7 @@ from tasks.bio_ner_bc5cdr_chem import utils as ner_bc5cdr_chem_task
 from tasks.bio_ner_bc5cdr_disease import utils as ner_bc5cdr_disease_task
 from tasks.bio_ner_ncbi_disease import utils as ner_ncbi_disease_task
 from tasks.bio_pubmedqa import utils as pubmedqa_task
-from tasks.common import generation, ie_data, ie_tasks
+from tasks.common import atomic, generation, ie_data, ie_tasks
 from tasks.common import multiple_choice as mc
 from tasks.common.generation import GenerationRecord
 from tasks.common.ie_records import RelationRecord
@@ -534,11 +533,8 @@ def write(records: list[TrainingRecord], stats: dict, out: Path, **provenance) -
         "by_source": stats,
         **provenance,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path, content in ((out, text), (manifest_path(out), json.dumps(manifest, indent=2))):
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, path)
+    atomic.write_text(out, text)
+    atomic.write_text(manifest_path(out), json.dumps(manifest, indent=2))
     return manifest
 
 

@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from leaderboard import items as itemlib
 from leaderboard.schemas import ReferenceFile, Submission, TaskResult
 from leaderboard.store import SUBMISSION_FILE, Store
 from tasks import registry
+from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +123,8 @@ def _sha(path: Path) -> str:
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic.atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_cache(tables: dict[str, pa.Table], base: Path) -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from leaderboard.schemas import Submission, check_run_id, model_folder
 from leaderboard.validate import Prepared, SubmissionError
+from tasks.common import atomic
 
 ROOT_ENV = "BIOBENCH_SUBMISSIONS_DIR"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "submissions"
@@ -76,13 +77,6 @@ def _write_file(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Temp file in the same folder + fsync + os.replace."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    _write_file(tmp, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-    os.replace(tmp, path)
 
 
 def duplicate_key(sub: Submission) -> tuple[str, ...]:
@@ -306,7 +300,7 @@ class Store:
             trash = [(i, f".trash-{token}-{n}") for n, i in enumerate(old_ids)]
             journal = self.root / f".txn-{token}.json"
             target_rel = f"{target.parent.name}/{target.name}"
-            write_json_atomic(journal, {"tmp": tmp.name, "target": target_rel, "trash": trash})
+            atomic.write_json(journal, {"tmp": tmp.name, "target": target_rel, "trash": trash})
             _fault("journal")
             for old, moved in trash:
                 (self.root / old).rename(self.root / moved)

@@ -43,6 +43,7 @@ import numpy as np
 
 from runners import finetune as ft
 from runners.cli import Parser
+from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def read_manifest(plan: Plan) -> dict[str, Any]:
 
 def write_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
     plan.reports.mkdir(parents=True, exist_ok=True)
-    ft.write_atomic(plan.reports / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    atomic.write_text(plan.reports / "manifest.json", json.dumps(manifest, indent=2) + "\n")
 
 
 def sha256_file(path: Path) -> str:
@@ -461,10 +462,9 @@ def heatmap(matrix: dict[str, Any], subsets: list[str], groups: list[str], png: 
     ax.set_title("Gain over the base model (* Holm-adjusted p < alpha)", fontsize=10)
     fig.colorbar(image, ax=ax, label="score difference")
     fig.tight_layout()
-    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic.atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, png)
     return png
 
 
@@ -650,8 +650,8 @@ def run(plan: Plan) -> dict[str, Any]:
     }
     out = plan.reports
     out.mkdir(parents=True, exist_ok=True)
-    ft.write_atomic(out / "transfer.json", json.dumps(report, indent=2) + "\n")
-    ft.write_atomic(out / "transfer.md", markdown(plan, matrix, runs, notes))
+    atomic.write_text(out / "transfer.json", json.dumps(report, indent=2) + "\n")
+    atomic.write_text(out / "transfer.md", markdown(plan, matrix, runs, notes))
     heatmap(matrix, list(plan.subsets), list(plan.groups), out / "transfer.png")
     loss_curves(runs, plan.reports, out / "loss_curves.png")
     return report
@@ -684,10 +684,9 @@ def loss_curves(runs: dict[str, Any], reports: Path, png: Path) -> Path | None:
     ax.set_title("LoRA adapters per instruction category", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic.atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, png)
     return png
 
 

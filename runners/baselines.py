@@ -32,10 +32,11 @@ from leaderboard import baselines as baselinelib
 from leaderboard.loader import ItemsError, read_items
 from leaderboard.rescore import build_tasks
 from leaderboard.schemas import Submission, TaskBaselines
-from leaderboard.store import SUBMISSION_FILE, Store, write_json_atomic
+from leaderboard.store import SUBMISSION_FILE, Store
 from leaderboard.suite import load_suite
 from runners.cli import Parser
 from tasks import registry
+from tasks.common import atomic
 
 
 class BackfillError(ValueError):
@@ -164,7 +165,7 @@ def backfill(
                 if path.read_bytes() != data:
                     raise BackfillError(f"{path}: changed while its baselines were computed; rerun")
                 hashes = _file_hashes(path.parent, sub)
-                write_json_atomic(path, new)
+                atomic.write_json(path, new)
                 if _file_hashes(path.parent, sub) != hashes:  # pragma: no cover - defensive
                     raise BackfillError(f"{path.parent}: stored files changed during the write")
         scores = {t.task: t.score for t in sub.tasks}

@@ -22,8 +22,9 @@ from pathlib import Path
 from leaderboard.compare import CompareError, compare
 from leaderboard.report import render_html, render_markdown
 from leaderboard.schemas import StatsSettings
-from leaderboard.store import Store, write_json_atomic
+from leaderboard.store import Store
 from runners.cli import Parser
+from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def write_outputs(comparison, outs: list[Path]) -> list[Path]:
                 written.append(out.with_name(name))
             _write(out, text.encode("utf-8"))
         elif suffix == ".json":
-            write_json_atomic(out, comparison.model_dump(mode="json"))
+            atomic.write_json(out, comparison.model_dump(mode="json"))
         else:
             raise CompareError(f"--out {out}: use a name ending in .html, .md or .json")
         written.append(out)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from runners.cli import Parser
+from tasks.common import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "bioinstruct_data" / "seed_tasks.jsonl"
@@ -80,9 +81,7 @@ class Steps:
         started = time.time()
         result = fn()
         self.state[name] = result
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic.write_json(self.path, self.state)
         print(f"[{self.count}/{total}] {name}: {time.time() - started:.0f} s", flush=True)
         return result
 

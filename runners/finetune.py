@@ -49,6 +49,7 @@ from typing import Any
 import yaml
 
 from runners.cli import Parser
+from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
@@ -279,12 +280,6 @@ def check_same_run(saved: dict[str, Any], cfg: FinetuneConfig, output_dir: Path)
         )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def git_commit() -> str:
     """HEAD of the project checkout (``+dirty`` with uncommitted changes), or ``unknown``."""
     try:
@@ -479,7 +474,7 @@ def write_loss_log(output_dir: Path, history: list[dict[str, Any]]) -> Path:
             row["tokens_seen"] = entry["num_input_tokens_seen"]
         rows.append(row)
     path = output_dir / "loss_log.jsonl"
-    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+    atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
@@ -501,10 +496,9 @@ def plot_loss(log_path: Path, png: Path, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic.atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, png)
     return png
 
 
@@ -581,7 +575,7 @@ def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
     config_file = output_dir / "config.json"
     if resume_from is not None and config_file.is_file():
         check_same_run(json.loads(config_file.read_text(encoding="utf-8")), cfg, output_dir)
-    write_atomic(config_file, json.dumps(asdict(cfg), indent=2))
+    atomic.write_text(config_file, json.dumps(asdict(cfg), indent=2))
     commit = git_commit()  # the code this session trains with
 
     base = resolve_base(cfg.base_model)
@@ -667,19 +661,19 @@ def write_outputs(cfg, trainer, tokenizer, base: str, summary: dict, output_dir:
     trainer.model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     card = model_card(summary, base)
-    write_atomic(adapter_dir / "README.md", card)  # replaces peft's placeholder card
+    atomic.write_text(adapter_dir / "README.md", card)  # replaces peft's placeholder card
     log_path = write_loss_log(output_dir, trainer.state.log_history)
     plot_loss(log_path, output_dir / "loss_curve.png", f"LoRA on {Path(base).name}")
     if cfg.merge:
         merge(base, adapter_dir, output_dir / "merged", cfg)
-        write_atomic(output_dir / "merged" / "README.md", card)
+        atomic.write_text(output_dir / "merged" / "README.md", card)
     summary["outputs"] = {
         "adapter": str(adapter_dir),
         "merged": str(output_dir / "merged") if cfg.merge else None,
         "loss_log": str(log_path),
         "loss_curve": str(output_dir / "loss_curve.png"),
     }
-    write_atomic(output_dir / "run.json", json.dumps(summary, indent=2))
+    atomic.write_text(output_dir / "run.json", json.dumps(summary, indent=2))
 
 
 def merge(base: str, adapter_dir: Path, target: Path, cfg: FinetuneConfig) -> Path:

@@ -39,6 +39,7 @@ from runners.cli import Parser
 from runners.judge_client import Budget, FatalJudgeError, JudgeClient
 from runners.judge_rubric import Rubric, load_rubric
 from runners.judge_schemas import JudgeConfig, JudgeItem, Price, Verdict
+from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ def summarise(
             "cost_usd_of_verdicts": _sum_cost(pooled),
             "this_run": run,
         }
-        store.write_text_atomic(summary_path, json.dumps(summary, indent=2, ensure_ascii=False))
+        atomic.write_text(summary_path, json.dumps(summary, indent=2, ensure_ascii=False))
         title = f"{config.model} judge, rubric v{rubric.version} — {summary_path.parent.name}"
         store.plot_summary(plot_path, per_task, title)
         summaries.append({"path": str(summary_path), **summary})

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.judge_schemas import FINAL_STATUSES, JudgeItem, Verdict
+from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
@@ -136,18 +137,12 @@ def _ends_with_newline(path: Path) -> bool:
 # --- outputs ------------------------------------------------------------------------------
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_item_scores(path: Path, items: list[JudgeItem], verdicts: list[Verdict]) -> None:
     lines = []
     for item, verdict in zip(items, verdicts, strict=True):
         row = {"task": item.task, "doc_id": item.doc_id, **verdict.to_dict()}
         lines.append(json.dumps(row, ensure_ascii=False))
-    write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
+    atomic.write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 def score_stats(scores: list[int]) -> dict[str, Any]:
@@ -201,10 +196,9 @@ def plot_summary(path: Path, per_task: dict[str, dict[str, Any]], title: str) ->
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelrotation=20)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def outputs_for(sf: SamplesFile) -> tuple[Path, Path, Path]:
