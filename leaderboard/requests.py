@@ -2,7 +2,8 @@
 
 One JSON file per request (schema :class:`~leaderboard.schemas.EvalRequest`) under
 ``<store>/requests/<org>__<model>/<request-id>.json``, rewritten atomically (temp file +
-``os.replace``) under an exclusive lock on ``<store>/requests/.lock``.
+``os.replace``). Queuing (:meth:`RequestQueue.add`, which refuses duplicates) holds an exclusive
+``flock`` on ``<store>/requests/.lock``; running does not need any lock.
 
 Before a request is queued, :func:`inspect_model` checks what can be checked without loading
 the weights: the model folder (or hub repository) exists and has a ``config.json``; its weights
@@ -11,8 +12,14 @@ code (``auto_map``) unless remote code is explicitly allowed; a license is decla
 adapter names this model as its base. A request that duplicates a PENDING, RUNNING or FINISHED
 one (same model, revision, precision, adapter) is refused.
 
-A worker claims the oldest PENDING request, or a RUNNING one whose worker died (same host, pid
-gone) or went silent for longer than ``stale_after`` seconds, so a killed worker's job resumes.
+Workers on any number of machines sharing the store claim requests with leases
+(:mod:`leaderboard.leases`, ``<store>/requests/.leases/<request-id>/<generation>.lease``): a
+worker claims the oldest PENDING request, or a RUNNING one whose lease expired (its worker died
+or went silent) or whose worker process is gone from this machine, by creating the lease's next
+generation exclusively — of several workers trying at once exactly one succeeds, so no request
+runs twice. Only the lease holder rewrites a request's file (RUNNING, then FINISHED or FAILED,
+each checked against the lease first); a FINISHED or FAILED request's lease is marked ``done``
+and never claimed again.
 """
 
 from __future__ import annotations
@@ -23,9 +30,8 @@ import json
 import logging
 import os
 import re
-import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +40,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from leaderboard import leases
+from leaderboard.leases import DEFAULT_LEASE_SECONDS, Lease, WorkerId
 from leaderboard.schemas import (
+    EvalBackend,
     EvalRequest,
     Precision,
     RequestStatus,
@@ -42,7 +51,7 @@ from leaderboard.schemas import (
     check_revision,
     model_folder,
 )
-from leaderboard.store import write_json_atomic
+from tasks.common.atomic import write_json as write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -243,19 +252,35 @@ def _key_of(req: EvalRequest) -> str:
     return request_key(req.model, req.revision, str(req.precision), req.peft_adapter, req.sha)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+LEASES_DIR = ".leases"
+
+
+class LeaseLost(RuntimeError):
+    """This worker's lease on a request was reclaimed by another worker: stop, write nothing."""
+
+
+@dataclass
+class Claim:
+    """A request this worker holds the lease of: its file, its record, the lease."""
+
+    path: Path
+    request: EvalRequest
+    lease: Lease
+
+
+def _worker_id(worker: WorkerId | str) -> WorkerId:
+    if isinstance(worker, WorkerId):
+        return worker
+    host, _, pid = worker.rpartition(":")
+    return WorkerId(host or worker, int(pid) if pid.isdigit() else 0)
 
 
 class RequestQueue:
     def __init__(self, store_root: Path):
         self.dir = Path(store_root) / REQUESTS_DIR
+
+    def lease_dir(self, request_id: str) -> Path:
+        return self.dir / LEASES_DIR / request_id
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -325,40 +350,85 @@ class RequestQueue:
             self.write(path, request)
         return path
 
+    def read(self, path: Path) -> EvalRequest | None:
+        try:
+            return EvalRequest.model_validate_json(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+
     def claim(
-        self, worker: str, stale_after: float = 6 * 3600.0
-    ) -> tuple[Path, EvalRequest] | None:
-        """Mark the next runnable request RUNNING for ``worker`` ("host:pid") and return it."""
-        host = socket.gethostname()
-        now = datetime.now(UTC)
-        with self.lock():
-            valid, invalid = self.scan()
-            for path, why in invalid:
-                log.warning("refused request file %s: %s (moved aside as .rejected)", path, why)
+        self,
+        worker: WorkerId | str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        *,
+        reclaim_dead_local: bool = True,
+        accept: Callable[[EvalRequest], bool] | None = None,
+    ) -> Claim | None:
+        """Lease the next runnable request for ``worker``, mark it RUNNING and return it.
+
+        Runnable: PENDING, or RUNNING with a lease that is free (:func:`leases.acquire`), and
+        ``accept(request)`` when given (e.g. only backends this worker can run). No lock is
+        taken: the exclusive creation of the lease decides, and the request file is read again
+        once the lease is held, so a request finished meanwhile is not run again.
+        """
+        holder = _worker_id(worker)
+        valid, invalid = self.scan()
+        for path, why in invalid:
+            log.warning("refused request file %s: %s (moved aside as .rejected)", path, why)
+            try:
                 self.reject(path, why)
-            for path, req in valid:
-                runnable = req.status == RequestStatus.PENDING
-                if req.status == RequestStatus.RUNNING and req.worker:
-                    w_host, _, w_pid = req.worker.rpartition(":")
-                    dead = w_host == host and w_pid.isdigit() and not _pid_alive(int(w_pid))
-                    age = (now - req.started_at).total_seconds() if req.started_at else 0.0
-                    runnable = dead or age > stale_after
-                if not runnable:
-                    continue
-                claimed = req.model_copy(
-                    update={
-                        "status": RequestStatus.RUNNING,
-                        "started_at": now,
-                        "worker": worker,
-                        "attempts": req.attempts + 1,
-                        "error": None,
-                    }
-                )
-                self.write(path, claimed)
-                return path, claimed
+            except FileNotFoundError:  # another worker moved it first
+                pass
+        for path, req in valid:
+            if req.status not in (RequestStatus.PENDING, RequestStatus.RUNNING):
+                continue
+            if accept is not None and not accept(req):
+                continue
+            lease = leases.acquire(
+                self.lease_dir(req.request_id),
+                holder,
+                lease_seconds,
+                reclaim_dead_local=reclaim_dead_local,
+            )
+            if lease is None:
+                continue
+            current = self.read(path)
+            if current is None or current.status not in (
+                RequestStatus.PENDING,
+                RequestStatus.RUNNING,
+            ):
+                lease.release(leases.DONE, "not runnable")
+                continue
+            claimed = current.model_copy(
+                update={
+                    "status": RequestStatus.RUNNING,
+                    "started_at": datetime.now(UTC),
+                    "worker": holder.label,
+                    "attempts": current.attempts + 1,
+                    "error": None,
+                }
+            )
+            self.write(path, claimed)
+            return Claim(path, claimed, lease)
         return None
 
-    def finish(self, path: Path, request: EvalRequest, submission_id: str) -> EvalRequest:
+    def _conclude(
+        self, path: Path, updated: EvalRequest, lease: Lease | None, outcome: str
+    ) -> EvalRequest:
+        if lease is not None and not lease.is_current():
+            lease.lost.set()
+            raise LeaseLost(
+                f"request {updated.request_id}: another worker reclaimed the lease; not writing "
+                f"{outcome}"
+            )
+        self.write(path, updated)
+        if lease is not None:
+            lease.release(leases.DONE, outcome)
+        return updated
+
+    def finish(
+        self, path: Path, request: EvalRequest, submission_id: str, lease: Lease | None = None
+    ) -> EvalRequest:
         done = request.model_copy(
             update={
                 "status": RequestStatus.FINISHED,
@@ -367,11 +437,11 @@ class RequestQueue:
                 "error": None,
             }
         )
-        with self.lock():
-            self.write(path, done)
-        return done
+        return self._conclude(path, done, lease, "FINISHED")
 
-    def fail(self, path: Path, request: EvalRequest, error: str) -> EvalRequest:
+    def fail(
+        self, path: Path, request: EvalRequest, error: str, lease: Lease | None = None
+    ) -> EvalRequest:
         failed = request.model_copy(
             update={
                 "status": RequestStatus.FAILED,
@@ -379,9 +449,17 @@ class RequestQueue:
                 "error": error[-8000:],
             }
         )
-        with self.lock():
-            self.write(path, failed)
-        return failed
+        return self._conclude(path, failed, lease, "FAILED")
+
+    def abandon(self, claim: Claim) -> None:
+        """Give a claimed request back (this worker is stopping): PENDING, claimable at once."""
+        if not claim.lease.is_current():
+            return
+        back = claim.request.model_copy(
+            update={"status": RequestStatus.PENDING, "worker": None, "started_at": None}
+        )
+        self.write(claim.path, back)
+        claim.lease.release(leases.ABANDONED, "worker stopped")
 
 
 def new_request(
@@ -398,6 +476,9 @@ def new_request(
     limit: int | None = None,
     max_gen_toks: int | None = None,
     submitter: str = "anonymous",
+    backend: str = EvalBackend.HF.value,
+    tensor_parallel_size: int = 1,
+    data_parallel_size: int = 1,
     now: datetime | None = None,
 ) -> EvalRequest:
     """Inspect the model (see module docstring) and build a PENDING request, or raise RequestError.
@@ -454,6 +535,9 @@ def new_request(
             limit=limit,
             max_gen_toks=max_gen_toks,
             submitter=submitter,
+            backend=backend,
+            tensor_parallel_size=tensor_parallel_size,
+            data_parallel_size=data_parallel_size,
             submitted_at=when,
         )
     except ValidationError as exc:

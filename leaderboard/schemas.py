@@ -18,7 +18,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("submission.schema.json")
@@ -480,6 +488,19 @@ class RequestStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class EvalBackend(StrEnum):
+    """The lm-eval model a request is evaluated with (``runners/backends.py``)."""
+
+    HF = "hf"
+    VLLM = "vllm"
+
+
+MAX_TENSOR_PARALLEL = 8  # GPUs of one machine per model replica
+MAX_DATA_PARALLEL = 64  # model replicas (hf: processes on one machine; vllm: Ray tasks)
+TensorParallel = Annotated[StrictInt, Field(ge=1, le=MAX_TENSOR_PARALLEL)]
+DataParallel = Annotated[StrictInt, Field(ge=1, le=MAX_DATA_PARALLEL)]
+
+
 def check_model_ref(value: str) -> str:
     """A model or adapter as a request names it: a hub id ``org/name``, or an absolute,
     normalised local path (no ``.``/``..`` parts, no trailing slash, no control characters)."""
@@ -523,6 +544,9 @@ class EvalRequest(Strict):
         default=None, ge=1, le=8192, description="cap on generated tokens (smoke runs)"
     )
     submitter: PlainText = Field(default="anonymous", min_length=1, max_length=100)
+    backend: EvalBackend = EvalBackend.HF
+    tensor_parallel_size: TensorParallel = 1
+    data_parallel_size: DataParallel = 1
     status: RequestStatus = RequestStatus.PENDING
     submitted_at: datetime
     started_at: datetime | None = None
@@ -563,6 +587,15 @@ class EvalRequest(Strict):
     @classmethod
     def _check_request_id(cls, value: str) -> str:
         return check_run_id(value)
+
+    @model_validator(mode="after")
+    def _check_parallelism(self) -> EvalRequest:
+        if self.backend == EvalBackend.HF and self.tensor_parallel_size != 1:
+            raise ValueError(
+                "tensor_parallel_size > 1 needs backend 'vllm' (the hf backend runs one model "
+                "copy per GPU)"
+            )
+        return self
 
 
 # --- reported reference rows --------------------------------------------------------------------

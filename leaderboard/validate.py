@@ -660,7 +660,7 @@ def derived_metadata(config: dict[str, Any]) -> Metadata:
         model_id=_derived_model_id(config),
         revision=str(args.get("revision") or config.get("model_revision") or "main"),
         sha=str(config.get("model_sha") or ""),
-        adapter=str(args["peft"]) if args.get("peft") else None,
+        adapter=str(args.get("peft") or args.get("lora_local_path") or "") or None,
         n_parameters=config.get("model_num_parameters") or None,
         precision=_DTYPES.get(dtype),
     )
@@ -698,7 +698,8 @@ def _scrubbed(results: dict[str, Any]) -> bytes:
     return (json.dumps(kept, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-_IDENTITY_ARGS = ("pretrained", "revision", "peft", "delta", "trust_remote_code")
+# lora_local_path: the adapter argument of lm-eval's vllm model (peft: of its hf model)
+_IDENTITY_ARGS = ("pretrained", "revision", "peft", "lora_local_path", "delta", "trust_remote_code")
 
 
 def _model_identity(run: RunFile) -> tuple[str, ...]:

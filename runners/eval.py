@@ -3,7 +3,11 @@
 Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
 
 * ``--include_path`` the suite's ``tasks/`` folder (always);
-* ``--model default`` = lm-eval's ``hf`` model on the embedded SmolLM2-135M-Instruct;
+* ``--model default`` = the embedded SmolLM2-135M-Instruct (on ``--backend``, default ``hf``);
+* ``--backend hf|vllm`` with ``--tensor-parallel-size`` / ``--data-parallel-size``: lm-eval's
+  ``hf`` model (data parallel under ``accelerate launch``, one process per GPU) or ``vllm``
+  model (tensor parallel replicas, data-parallel replicas on Ray), model arguments passed as one
+  JSON object (``runners/backends.py``; the README's "Scaling" section has the commands);
 * ``--log_samples`` on (``--no_log_samples`` to turn it off), ``--output_path runs`` by default;
   lm-eval writes ``<output_path>/<model>/results_<time>.json`` and ``samples_<task>_<time>.jsonl``;
 * a ``biobench`` block in the results JSON: suite version, and per task the data source,
@@ -18,14 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leaderboard.schemas import MAX_DATA_PARALLEL, MAX_TENSOR_PARALLEL
+from runners import backends
+from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse_model_args
+from runners.cli import Parser
 from tasks import registry
+from tasks.common import atomic
 from tasks.common.sources import load
 
 log = logging.getLogger(__name__)
@@ -34,14 +43,39 @@ DEFAULT_OUTPUT = "runs"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # lm-eval's own spellings (--model_args, --output_path) are accepted without a note
+    parser = Parser(
         prog="biobench eval",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        underscore_note=False,
         epilog="All other arguments go to `lm_eval run` unchanged (see `lm_eval run --help`).",
     )
-    parser.add_argument("--model", default="hf", help="lm-eval model type, or `default`")
-    parser.add_argument("--model_args", default="", help="lm-eval model_args")
+    parser.add_argument(
+        "--model", help="lm-eval model type (hf, vllm, ...), or `default` (the embedded model)"
+    )
+    parser.add_argument("--model_args", default="", help="lm-eval model_args (k=v,... or JSON)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="hf or vllm (default: --model if it is one of them, else hf)",
+    )
+    parser.add_argument(
+        "--tensor-parallel-size",
+        dest="tensor_parallel_size",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"vllm: GPUs per model replica (1-{MAX_TENSOR_PARALLEL})",
+    )
+    parser.add_argument(
+        "--data-parallel-size",
+        dest="data_parallel_size",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"model replicas (1-{MAX_DATA_PARALLEL}): hf = processes on this machine's GPUs "
+        "(accelerate launch), vllm = replicas on Ray",
+    )
     parser.add_argument("--tasks", required=True, help="comma-separated tasks or groups")
     parser.add_argument("--output_path", default=DEFAULT_OUTPUT, help="results folder root")
     parser.add_argument(
@@ -63,28 +97,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def lm_eval_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
-    """The ``lm_eval run`` argument list for the parsed ``biobench eval`` arguments."""
-    model, model_args = args.model, args.model_args
+@dataclass(frozen=True)
+class Plan:
+    """What ``biobench eval`` runs: the backend, its parallelism, lm-eval's model type and
+    model arguments (a dict for hf/vllm, passed as one JSON object; else the string as given)."""
+
+    backend: Backend | None  # None: another lm-eval model type, passed through unchanged
+    parallel: Parallelism
+    model: str
+    model_args: dict[str, Any] | str
+
+
+def plan_of(args: argparse.Namespace) -> Plan:
+    """Resolve ``--model`` / ``--backend`` / parallelism into one plan (BackendError if bad)."""
+    model = (getattr(args, "model", None) or "").strip()
+    chosen = getattr(args, "backend", None)
+    tensor, data = (getattr(args, k, None) for k in ("tensor_parallel_size", "data_parallel_size"))
+    parallel = Parallelism(1 if tensor is None else tensor, 1 if data is None else data)
+    raw_args = getattr(args, "model_args", "") or ""
     if model.lower() == "default":
         from runners.model import prepare_default_model
 
-        model = "hf"
-        pretrained = f"pretrained={prepare_default_model()}"
-        model_args = f"{pretrained},{model_args}" if model_args else pretrained
-    argv = ["run", "--model", model, "--tasks", args.tasks, "--output_path", args.output_path]
+        backend = Backend(chosen or Backend.HF)
+        base = parse_model_args(raw_args)
+        if "pretrained" in base:
+            raise BackendError("--model default sets pretrained itself; drop it from --model_args")
+        base = {"pretrained": str(prepare_default_model()), **base}
+    elif not model or model in BACKENDS:
+        backend = Backend(model or chosen or Backend.HF)
+        if chosen and chosen != backend:
+            raise BackendError(f"--model {model} and --backend {chosen} disagree; give one")
+        base = parse_model_args(raw_args)
+    else:
+        if chosen or parallel != Parallelism():
+            raise BackendError(
+                f"--backend and the parallelism options apply to the hf and vllm models, not "
+                f"--model {model}"
+            )
+        return Plan(None, parallel, model, raw_args)
+    backends.check(backend, parallel)
+    return Plan(backend, parallel, backend.value, backends.model_args(backend, base, parallel))
+
+
+def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None = None) -> list[str]:
+    """The ``lm_eval run`` argument list for the parsed ``biobench eval`` arguments."""
+    plan = plan or plan_of(args)
+    argv = ["run", "--model", plan.model, "--tasks", args.tasks, "--output_path", args.output_path]
     argv += ["--include_path", str(registry.TASKS_DIR)]
-    if model_args:
-        argv += ["--model_args", model_args]
+    if isinstance(plan.model_args, dict):
+        argv += ["--model_args", backends.json_arg(plan.model_args)]
+    elif plan.model_args:
+        argv += ["--model_args", plan.model_args]
     if not args.no_log_samples:
         argv.append("--log_samples")
     if args.lite:
         argv += ["--samples", json.dumps(lite_samples(args.tasks, args.lite))]
-    if "--device" not in extra and not _cuda_available():
+    needs_device = plan.backend is not Backend.VLLM and plan.parallel.data == 1
+    if needs_device and "--device" not in extra and not _cuda_available():
         # lm-eval's default is cuda:0; without CUDA it silently runs on the CPU but still
-        # records cuda:0 in the results, so say where the run really is.
+        # records cuda:0 in the results, so say where the run really is. (vLLM ignores
+        # --device; under accelerate each process gets its own device.)
         argv += ["--device", "cpu"]
     return argv + extra
+
+
+def command(args: argparse.Namespace, extra: list[str], plan: Plan | None = None) -> list[str]:
+    """The whole command line: lm-eval's CLI, under ``accelerate launch`` for hf data parallel."""
+    plan = plan or plan_of(args)
+    prefix = backends.launcher(plan.backend, plan.parallel) if plan.backend else None
+    return (prefix or [sys.executable, "-m", "lm_eval"]) + lm_eval_argv(args, extra, plan)
 
 
 def lite_samples(tasks: str, size: int) -> dict[str, list[int]]:
@@ -130,12 +211,6 @@ def data_provenance(leaf_tasks: list[str]) -> dict[str, Any]:
     return out
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def annotate(results_path: Path) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     leaves = sorted(results.get("configs", {}))
@@ -143,7 +218,7 @@ def annotate(results_path: Path) -> dict[str, Any]:
         "suite_version": registry.SUITE_VERSION,
         "tasks": data_provenance(leaves),
     }
-    write_json_atomic(results_path, results)
+    atomic.write_json(results_path, results)
     return results
 
 
@@ -178,10 +253,17 @@ def format_tables(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
-    command = [sys.executable, "-m", "lm_eval", *lm_eval_argv(args, extra)]
-    log.info("running: %s", " ".join(command))
+    try:
+        plan = plan_of(args)
+        if plan.backend is not None:
+            backends.preflight(plan.backend, plan.parallel)
+        cmd = command(args, extra, plan)
+    except BackendError as exc:
+        print(f"biobench eval: {exc}", file=sys.stderr)
+        return 2
+    log.info("running: %s", " ".join(cmd))
     started = time.time() - 1
-    proc = subprocess.run(command, check=False)
+    proc = subprocess.run(cmd, check=False)
     if proc.returncode != 0:
         print(f"biobench eval: lm-eval failed with exit code {proc.returncode}", file=sys.stderr)
         return proc.returncode

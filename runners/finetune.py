@@ -632,8 +632,11 @@ def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
         "world_size": trainer.args.world_size,  # processes (DDP/FSDP ranks) that trained
         "config": asdict(cfg),
     }
+    sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
+    if sharded:  # every rank takes part: FSDP / ZeRO-3 gather the LoRA shards to rank 0
+        trainer.save_model(str(output_dir / "adapter"))
     if trainer.is_world_process_zero():
-        write_outputs(cfg, trainer, tokenizer, base, summary, output_dir)
+        write_outputs(cfg, trainer, tokenizer, base, summary, output_dir, saved=sharded)
     return summary
 
 
@@ -656,9 +659,16 @@ def _tokens_at(checkpoint: Path | None) -> int:
 # --------------------------------------------------------------------------- outputs
 
 
-def write_outputs(cfg, trainer, tokenizer, base: str, summary: dict, output_dir: Path) -> None:
+def write_outputs(
+    cfg, trainer, tokenizer, base: str, summary: dict, output_dir: Path, saved: bool = False
+) -> None:
+    """Rank 0's outputs; ``saved``: the adapter was written by ``Trainer.save_model`` already
+    (sharded runs), whose pickled ``training_args.bin`` is removed (nothing here loads pickles)."""
     adapter_dir = output_dir / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
+    if saved:
+        (adapter_dir / "training_args.bin").unlink(missing_ok=True)
+    else:  # one process or DDP: the unwrapped model holds the whole adapter
+        trainer.model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     card = model_card(summary, base)
     atomic.write_text(adapter_dir / "README.md", card)  # replaces peft's placeholder card

@@ -2,6 +2,7 @@
 
     biobench request path/to/model --model-id my-org/my-model --model-type instruction-tuned
     biobench request org/name --revision main --precision bfloat16 --peft-adapter path/to/lora
+    biobench request org/name-70b --model-type base --backend vllm --tensor-parallel-size 4
 
 Checks before queuing (``leaderboard/requests.py``): the model folder or hub repository exists
 with a config.json and safetensors weights (pickle checkpoints are refused), needs no custom code
@@ -17,12 +18,19 @@ import sys
 from pathlib import Path
 
 from leaderboard.requests import RequestError, RequestQueue, new_request
-from leaderboard.schemas import ModelType, Precision
+from leaderboard.schemas import (
+    MAX_DATA_PARALLEL,
+    MAX_TENSOR_PARALLEL,
+    EvalBackend,
+    ModelType,
+    Precision,
+)
 from leaderboard.store import Store
+from runners.cli import Parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench request",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,6 +53,18 @@ def main(argv: list[str] | None = None) -> int:
         "--max-gen-toks", dest="max_gen_toks", type=int, help="cap generated tokens (smoke runs)"
     )
     parser.add_argument("--submitter", default="anonymous")
+    parser.add_argument(
+        "--backend", choices=[b.value for b in EvalBackend], default=EvalBackend.HF.value,
+        help="lm-eval model the worker evaluates with",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tensor-parallel-size", dest="tensor_parallel_size", type=int, default=1,
+        help=f"vllm: GPUs per replica (1-{MAX_TENSOR_PARALLEL})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data-parallel-size", dest="data_parallel_size", type=int, default=1,
+        help=f"replicas (1-{MAX_DATA_PARALLEL}; hf: GPUs of the worker's machine, vllm: Ray)",
+    )  # fmt: skip
     parser.add_argument("--store", type=Path, help="submissions root (default: submissions/)")
     parser.add_argument("--list", action="store_true", help="print the queue and exit")
     args = parser.parse_args(argv)
@@ -74,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             limit=args.limit,
             max_gen_toks=args.max_gen_toks,
             submitter=args.submitter,
+            backend=args.backend,
+            tensor_parallel_size=args.tensor_parallel_size,
+            data_parallel_size=args.data_parallel_size,
         )
         path = queue.add(request)
     except RequestError as exc:

@@ -3,11 +3,18 @@
     biobench worker                 # poll the queue forever
     biobench worker --until-empty   # work through the queue, then exit
 
-For each request (oldest PENDING first, or a RUNNING one whose worker died): mark it RUNNING,
-run ``biobench eval`` once per task or group of the request into
-``<work-dir>/<request-id>/<task>/``, check and store the results as a submission, and mark the
-request FINISHED (with the submission id) or FAILED (with the error). A task whose output
-folder is complete is not run again, so a killed worker's request resumes where it stopped.
+For each request (oldest PENDING first, or a RUNNING one whose worker died): take its lease, mark
+it RUNNING, run ``biobench eval`` once per task or group of the request into
+``<work-dir>/<request-id>/<task>/`` with the request's backend (``hf`` or ``vllm``) and
+parallelism, check and store the results as a submission, and mark the request FINISHED (with
+the submission id) or FAILED (with the error). A task whose output folder is complete is not run
+again, so a killed worker's request resumes where it stopped (when ``--work-dir`` is shared too).
+
+Any number of workers, on one machine or many, can share one store (``--store`` on a shared
+file system): each request is leased to one worker at a time (``leaderboard/leases.py``), the
+lease is renewed by a heartbeat every ``--lease-seconds / 4`` while the evaluation runs, and a
+dead worker's request is taken over once its lease expires (at once on the same machine). A
+worker that loses its lease stops that evaluation and writes nothing.
 """
 
 from __future__ import annotations
@@ -17,16 +24,18 @@ import json
 import logging
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from leaderboard.requests import RequestQueue
-from leaderboard.schemas import EvalRequest, Precision
+from leaderboard.leases import DEFAULT_LEASE_SECONDS, Heartbeat, Lease, WorkerId
+from leaderboard.requests import Claim, LeaseLost, RequestQueue
+from leaderboard.schemas import EvalBackend, EvalRequest, Precision
 from leaderboard.store import Store
 from leaderboard.validate import Metadata, SubmissionError, prepare
+from runners.cli import Parser
 from tasks import registry
 
 log = logging.getLogger(__name__)
@@ -40,26 +49,41 @@ class WorkerError(RuntimeError):
 
 
 def model_args(req: EvalRequest) -> dict[str, object]:
-    """lm-eval's ``hf`` model arguments as a structured value (passed to lm-eval as one JSON
-    object, so no field of a request can add arguments: a folder named ``m,trust_remote_code=True``
-    stays one path)."""
+    """lm-eval's model arguments for the request's backend as a structured value (passed to
+    lm-eval as one JSON object, so no field of a request can add arguments: a folder named
+    ``m,trust_remote_code=True`` stays one path). Parallelism is added by ``biobench eval``."""
+    backend = EvalBackend(req.backend)
     args: dict[str, object] = {"pretrained": req.model}
     if not req.model.startswith("/"):
         args["revision"] = req.sha or req.revision
     precision = Precision(req.precision)
     if precision in (Precision.FLOAT32, Precision.FLOAT16, Precision.BFLOAT16):
         args["dtype"] = precision.value
-    elif precision is Precision.INT8:
+    elif backend is EvalBackend.HF and precision is Precision.INT8:
         args["load_in_8bit"] = True
-    elif precision is Precision.INT4:
+    elif backend is EvalBackend.HF and precision is Precision.INT4:
         args["load_in_4bit"] = True
     else:
-        raise WorkerError(f"precision {precision} cannot be evaluated with the hf model")
+        raise WorkerError(f"precision {precision} cannot be evaluated with the {backend} model")
     if req.peft_adapter:
-        args["peft"] = req.peft_adapter
+        if backend is EvalBackend.HF:
+            args["peft"] = req.peft_adapter
+        else:
+            args["lora_local_path"] = req.peft_adapter
+            args["max_lora_rank"] = _adapter_rank(req.peft_adapter)
     if req.allow_remote_code:
         args["trust_remote_code"] = True
     return args
+
+
+def _adapter_rank(adapter: str) -> int:
+    from runners.backends import BackendError, lora_rank
+
+    try:
+        config = json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8"))
+        return lora_rank(config if isinstance(config, dict) else {})
+    except (OSError, ValueError, BackendError) as exc:
+        raise WorkerError(f"adapter {adapter}: cannot read its LoRA rank for vLLM ({exc})") from exc
 
 
 def eval_command(req: EvalRequest, task: str, out: Path) -> list[str]:
@@ -67,10 +91,14 @@ def eval_command(req: EvalRequest, task: str, out: Path) -> list[str]:
     if task not in registry.suite_names():
         raise WorkerError(f"task {task!r} is not a suite task or group; refusing to run it")
     cmd = [
-        sys.executable, "-m", "runners.cli", "eval", "--model", "hf",
+        sys.executable, "-m", "runners.cli", "eval", "--backend", str(req.backend),
         "--model_args", json.dumps(model_args(req), sort_keys=True),
         "--tasks", task, "--output_path", str(out),
     ]  # fmt: skip
+    if req.tensor_parallel_size > 1:
+        cmd += ["--tensor-parallel-size", str(int(req.tensor_parallel_size))]
+    if req.data_parallel_size > 1:
+        cmd += ["--data-parallel-size", str(int(req.data_parallel_size))]
     if req.limit:
         cmd += ["--limit", str(int(req.limit))]
     if req.max_gen_toks:
@@ -86,34 +114,79 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
-def run_eval(req: EvalRequest, task: str, out: Path, env: dict[str, str] | None = None) -> Path:
-    """``biobench eval`` of one task into ``out`` (written under a .partial name, then renamed)."""
+def _stop(proc: subprocess.Popen) -> None:
+    """End the evaluation's process group (it runs in its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _wait(proc: subprocess.Popen, lease: Lease | None, poll: float = 1.0) -> int:
+    """The exit code of ``proc``; if ``lease`` is lost meanwhile, stop it and raise LeaseLost."""
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=poll)
+            except subprocess.TimeoutExpired:
+                if lease is not None and lease.lost.is_set():
+                    raise LeaseLost(
+                        "the lease was lost during the evaluation; stopped it"
+                    ) from None
+    except BaseException:
+        _stop(proc)
+        raise
+
+
+def run_eval(
+    req: EvalRequest,
+    task: str,
+    out: Path,
+    env: dict[str, str] | None = None,
+    lease: Lease | None = None,
+) -> Path:
+    """``biobench eval`` of one task into ``out`` (written under a .partial name, then renamed).
+
+    The partial folder is named after the lease generation, so a worker that lost its lease
+    never writes into (or deletes) the folder of the worker that took over."""
     if any(out.rglob("results_*.json")):
         log.info("%s: %s already evaluated, skipping", req.request_id, task)
         return out
-    partial = out.with_name(out.name + ".partial")
+    suffix = f".partial-{lease.generation}" if lease is not None else ".partial"
+    partial = out.with_name(out.name + suffix)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     cmd = eval_command(req, task, partial)
     log_path = partial / "eval.log"
     log.info("%s: running %s", req.request_id, " ".join(cmd))
     with open(log_path, "w", encoding="utf-8") as handle:
-        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False)
-    if proc.returncode != 0:
-        raise WorkerError(
-            f"biobench eval --tasks {task} failed (exit {proc.returncode}):\n{_tail(log_path)}"
+        proc = subprocess.Popen(
+            cmd, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
+        code = _wait(proc, lease)
+    if code != 0:
+        raise WorkerError(f"biobench eval --tasks {task} failed (exit {code}):\n{_tail(log_path)}")
+    if lease is not None and lease.lost.is_set():
+        raise LeaseLost("the lease was lost during the evaluation")
     partial.rename(out)
     return out
 
 
 def process(
-    req: EvalRequest, store: Store, work_dir: Path, env: dict[str, str] | None = None
+    req: EvalRequest,
+    store: Store,
+    work_dir: Path,
+    env: dict[str, str] | None = None,
+    lease: Lease | None = None,
 ) -> str:
     """Evaluate one request and store its submission; returns the submission id."""
     outputs = []
     for task in registry.check_task_list(req.tasks):
-        outputs.append(run_eval(req, task, work_dir / req.request_id / task, env))
+        outputs.append(run_eval(req, task, work_dir / req.request_id / task, env, lease))
     meta = Metadata(
         model_id=req.model_id,
         revision=req.revision,
@@ -128,6 +201,8 @@ def process(
         notes=f"evaluated by biobench worker from request {req.request_id}",
     )
     prepared = prepare(outputs, meta)
+    if lease is not None and not lease.is_current():
+        raise LeaseLost("the lease was lost before the submission was stored")
     store.add(prepared)
     return prepared.submission_id
 
@@ -139,36 +214,99 @@ def work(
     max_requests: int | None = None,
     until_empty: bool = False,
     poll: float = 30.0,
-    stale_after: float = 6 * 3600.0,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    heartbeat: float | None = None,
+    reclaim_dead_local: bool = True,
+    backends: frozenset[str] | None = None,
+    gpus: int | None = None,
     env: dict[str, str] | None = None,
 ) -> int:
-    """Process requests; returns how many were processed (finished or failed)."""
+    """Process requests; returns how many were processed (finished or failed).
+
+    ``backends``: claim only requests for these backends (default: all), so a machine without
+    vLLM leaves vLLM requests to the machines that have it instead of failing them; ``gpus``:
+    leave hf requests with more data-parallel processes than this machine has GPUs to others."""
     queue = RequestQueue(store.root)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = WorkerId.current()
+
+    def accept(req: EvalRequest) -> bool:
+        if backends is not None and str(req.backend) not in backends:
+            return False
+        hf_processes = req.data_parallel_size if req.backend == EvalBackend.HF else 1
+        return gpus is None or hf_processes == 1 or hf_processes <= gpus
+
     done = 0
     while max_requests is None or done < max_requests:
-        claimed = queue.claim(worker, stale_after)
-        if claimed is None:
+        claim = queue.claim(
+            worker, lease_seconds, reclaim_dead_local=reclaim_dead_local, accept=accept
+        )
+        if claim is None:
             if until_empty or max_requests is not None:
                 break
             time.sleep(poll)
             continue
-        path, req = claimed
-        log.info("%s: %s (%s) RUNNING", req.request_id, req.model_id, req.tasks)
-        try:
-            submission_id = process(req, store, work_dir, env)
-        except (WorkerError, SubmissionError, OSError, ValueError) as exc:
-            queue.fail(path, req, str(exc))
-            log.error("%s: FAILED: %s", req.request_id, exc)
-        else:
-            queue.finish(path, req, submission_id)
-            log.info("%s: FINISHED as %s", req.request_id, submission_id)
-        done += 1
+        if run_claim(queue, claim, store, work_dir, env, heartbeat):
+            done += 1
     return done
 
 
+def run_claim(
+    queue: RequestQueue,
+    claim: Claim,
+    store: Store,
+    work_dir: Path,
+    env: dict[str, str] | None = None,
+    heartbeat: float | None = None,
+) -> bool:
+    """Evaluate one claimed request under its lease's heartbeat; False if the lease was lost."""
+    req, lease = claim.request, claim.lease
+    log.info("%s: %s (%s) RUNNING, lease %s", req.request_id, req.model_id, req.tasks, lease.path)
+    try:
+        with Heartbeat(lease, heartbeat):
+            try:
+                submission_id = process(req, store, work_dir, env, lease)
+            except LeaseLost:
+                raise
+            except (WorkerError, SubmissionError, OSError, ValueError) as exc:
+                queue.fail(claim.path, req, str(exc), lease)
+                log.error("%s: FAILED: %s", req.request_id, exc)
+            except Exception as exc:  # a bug: fail the request (not retried in a loop) and say so
+                queue.fail(claim.path, req, f"{type(exc).__name__}: {exc}", lease)
+                log.exception("%s: FAILED", req.request_id)
+            else:
+                queue.finish(claim.path, req, submission_id, lease)
+                log.info("%s: FINISHED as %s", req.request_id, submission_id)
+    except LeaseLost as exc:
+        log.error("%s: %s", req.request_id, exc)
+        return False
+    except (KeyboardInterrupt, SystemExit):  # stopped (Ctrl-C, SIGTERM): give the request back
+        queue.abandon(claim)
+        raise
+    return True
+
+
+def installed_backends() -> set[str]:
+    """The backends this machine can run: hf always, vllm when the package is installed."""
+    import importlib.util
+
+    found = {EvalBackend.HF.value}
+    if importlib.util.find_spec("vllm") is not None:
+        found.add(EvalBackend.VLLM.value)
+    return found
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="biobench worker",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -181,16 +319,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until-empty", action="store_true", help="exit when nothing is runnable")
     parser.add_argument("--poll", type=float, default=30.0, help="seconds between queue checks")
     parser.add_argument(
-        "--stale-after", type=float, default=6 * 3600.0, help="reclaim RUNNING after"
+        "--lease-seconds",
+        type=float,
+        default=DEFAULT_LEASE_SECONDS,
+        help="a request whose worker has not renewed its lease for this long is taken over "
+        "(renewed every lease-seconds / 4)",
+    )
+    parser.add_argument(
+        "--backend",
+        dest="backends",
+        action="append",
+        choices=[b.value for b in EvalBackend],
+        help="claim only requests for this backend (repeatable; default: hf, and vllm when it "
+        "is installed here); hf requests needing more GPUs than this machine has are left alone",
     )
     args = parser.parse_args(argv)
+    if args.lease_seconds < 4:
+        parser.error("--lease-seconds must be at least 4")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # abandon the current request, then exit
     count = work(
         Store(args.store),
         args.work_dir,
         max_requests=args.max_requests,
         until_empty=args.until_empty,
         poll=args.poll,
-        stale_after=args.stale_after,
+        lease_seconds=args.lease_seconds,
+        backends=frozenset(args.backends or installed_backends()),
+        gpus=_cuda_devices(),
     )
     print(f"processed {count} request(s)")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runners import eval as eval_cmd
+from runners.backends import parse_model_args
 from tasks import registry
 
 pytestmark = pytest.mark.slow
@@ -109,7 +110,10 @@ def test_lm_eval_argv_default_model_and_passthrough(monkeypatch, tmp_path):
     )
     argv = eval_cmd.lm_eval_argv(args, extra)
     assert argv[argv.index("--model") + 1] == "hf"
-    assert argv[argv.index("--model_args") + 1] == f"pretrained={tmp_path},dtype=float32"
+    # one JSON object (runners/backends.py), read back exactly as lm-eval's CLI reads it
+    model_args = parse_model_args(argv[argv.index("--model_args") + 1])
+    assert model_args == {"pretrained": str(tmp_path), "dtype": "float32"}
+    assert json.loads(argv[argv.index("--model_args") + 1]) == model_args
     assert argv[argv.index("--include_path") + 1] == str(registry.TASKS_DIR)
     assert "--log_samples" in argv and argv[-2:] == ["--limit", "5"]
     monkeypatch.setattr(eval_cmd, "_cuda_available", lambda: False)

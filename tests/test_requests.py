@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from safetensors import safe_open
 
-from leaderboard.requests import RequestError, RequestQueue, new_request, safetensors_parameters
+from leaderboard.leases import WorkerId
+from leaderboard.requests import (
+    LeaseLost,
+    RequestError,
+    RequestQueue,
+    new_request,
+    safetensors_parameters,
+)
 from leaderboard.schemas import EvalRequest, RequestStatus
 from leaderboard.store import Store
 from runners import request as request_cmd
@@ -118,12 +123,19 @@ def test_claim_resumes_a_request_whose_worker_died(model, tmp_path):
     queue.add(request_for(model))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    path, req = queue.claim(f"{socket.gethostname()}:{dead.pid}")
-    assert req.status == RequestStatus.RUNNING and req.attempts == 1
-    assert queue.claim("elsewhere:1") is not None  # its worker is gone: claimable again
-    alive = f"{socket.gethostname()}:{os.getpid()}"
-    queue.write(path, req.model_copy(update={"worker": alive, "started_at": datetime.now(UTC)}))
-    assert queue.claim("elsewhere:2") is None  # a live worker keeps its request
+    gone = dataclasses.replace(WorkerId.current(), pid=dead.pid)  # this machine, process gone
+    first = queue.claim(gone)
+    assert first.request.status == RequestStatus.RUNNING and first.request.attempts == 1
+    other = WorkerId("elsewhere", 1)
+    second = queue.claim(other)  # its process is gone from this machine: reclaimed at once
+    assert second is not None and second.lease.generation == 2
+    assert second.request.attempts == 2 and second.request.worker == "elsewhere:1"
+    assert not first.lease.is_current()
+    assert queue.claim(WorkerId("elsewhere", 2)) is None  # a live lease is kept until it expires
+    with pytest.raises(LeaseLost):  # the first holder may not overwrite the second's request
+        queue.finish(first.path, first.request, "x/y", first.lease)
+    ((_, req),) = queue.entries()
+    assert req.status == RequestStatus.RUNNING and req.worker == "elsewhere:1"
 
 
 def test_a_completed_task_is_not_evaluated_again(model, tmp_path):
