@@ -78,6 +78,7 @@ class Plan:
     store_dir: Path | None = None  # submission store (default <output_dir>/submissions)
     report_dir: Path | None = None  # committed outputs (default <output_dir>)
     model_name: str | None = None  # rows are named "<model_name>-lora-<subset>"
+    train_jobs: int = 1  # adapters trained at the same time, one process each
 
     @property
     def store(self) -> Path:
@@ -146,6 +147,37 @@ def train_adapter(plan: Plan, subset: str) -> Path:
         )
         ft.train(cfg)
     return Path(cfg.output_dir) / "adapter"
+
+
+def _train_in_process(plan: Plan, subset: str, slot: int, jobs: int) -> str:
+    """One adapter in a process of its own: GPU ``slot`` (of those visible) when there are
+    GPUs, else an equal share of the CPU cores."""
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if gpus:
+        torch.cuda.set_device(slot % gpus)
+    else:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
+    return str(train_adapter(plan, subset))
+
+
+def train_in_parallel(plan: Plan, subsets: list[str]) -> None:
+    """Train the adapters ``subsets`` in ``plan.train_jobs`` processes at once (spawned, so no
+    state is shared); a failed training fails the run with its error."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = min(plan.train_jobs, len(subsets))
+    log.info("training %s in %d parallel processes", ", ".join(subsets), jobs)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [
+            pool.submit(_train_in_process, plan, subset, k, jobs)
+            for k, subset in enumerate(subsets)
+        ]
+        for future in futures:
+            future.result()
 
 
 def results_file(folder: Path) -> Path | None:
@@ -603,6 +635,17 @@ def run(plan: Plan) -> dict[str, Any]:
     labels = [BASE, *plan.subsets]
     store = Store(plan.store)
     items_by_model, submissions, notes, runs = [], {}, [], {}
+    to_train = [
+        s
+        for s in plan.subsets
+        if not (
+            (steps.get(s) or {}).get("fingerprint") == plan.fingerprint(s)
+            and (steps.get(s) or {}).get("submission_id") in store.ids()
+        )
+        and not finished(plan.finetune_config(s))
+    ]
+    if plan.train_jobs > 1 and len(to_train) > 1:
+        train_in_parallel(plan, to_train)  # then the loop below finds them finished
     for label in labels:
         fingerprint = plan.fingerprint(label)
         step = steps.get(label) or {}
@@ -740,6 +783,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--model-name", help="row name of the base model (default: its folder name)"
     )
     parser.add_argument(
+        "--train-jobs",
+        type=int,
+        default=1,
+        help="train the adapters in N processes at once (one GPU each when there are GPUs, "
+        "else a share of the CPU cores); evaluations stay one at a time",
+    )
+    parser.add_argument(
         "--subsets", default=",".join(SUBSETS), help=f"comma-separated subsets of {SUBSETS}"
     )
     parser.add_argument(
@@ -791,6 +841,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    if args.train_jobs < 1:
+        print("biobench ablation: --train-jobs must be >= 1", file=sys.stderr)
+        return 2
     if args.max_gen_toks is not None and args.max_gen_toks <= 0:
         print("biobench ablation: --max-gen-toks must be > 0", file=sys.stderr)
         return 2
@@ -820,6 +873,7 @@ def main(argv: list[str] | None = None) -> int:
             store_dir=args.store,
             report_dir=args.report_dir,
             model_name=args.model_name,
+            train_jobs=args.train_jobs,
         )
         plan.finetune_config(subsets[0])  # a bad config fails before any work
         check_groups(plan.groups)

@@ -216,3 +216,49 @@ def test_lite_per_group_and_generation_caps(capsys):
     lite = ablation.Plan("smollm2-135m", Path("x"), 5, None, lite={"bio_qa": 3})
     assert lite.fingerprint("base") != uncapped.fingerprint("base")
     assert lite.fingerprint("qa") != lite.fingerprint("ie")
+
+
+@pytest.mark.slow
+def test_adapters_train_in_parallel_processes_as_they_would_one_by_one(tiny_llama, tmp_path):
+    """--train-jobs 2: two spawned processes train two adapters; each is byte for byte the
+    adapter the same config trains alone (config + seed + data decide it, not the schedule)."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base_model": str(tiny_llama),
+                "output_dir": "unused",
+                "data": str(write_data(tmp_path / "data.jsonl", n=36)),
+                "val_size": 3,
+                "cutoff_len": 256,
+                "lora_r": 4,
+                "lora_alpha": 8,
+                "batch_size": 2,
+                "micro_batch_size": 2,
+                "warmup_steps": 0,
+                "logging_steps": 1,
+                "eval_steps": 2,
+                "save_steps": 2,
+            }
+        )
+    )
+
+    def plan_at(folder: str, jobs: int) -> ablation.Plan:
+        return ablation.Plan(
+            str(config), tmp_path / folder, 2, None, subsets=("qa", "ie"), train_jobs=jobs
+        )
+
+    parallel = plan_at("parallel", 2)
+    ablation.train_in_parallel(parallel, ["qa", "ie"])
+    alone = plan_at("alone", 1)
+    for subset in ("qa", "ie"):
+        ablation.train_adapter(alone, subset)
+        a, b = (
+            p.output_dir / "adapters" / subset / "adapter" / "adapter_model.safetensors"
+            for p in (parallel, alone)
+        )
+        assert ablation.finished(parallel.finetune_config(subset))
+        assert a.read_bytes() == b.read_bytes()
+    with pytest.raises(SystemExit):
+        ablation.build_parser().parse_args(["--max-steps", "1", "--train-jobs", "x"])
+    assert ablation.main(["--max-steps", "1", "--train-jobs", "0"]) == 2
