@@ -110,7 +110,7 @@ def _write_job(
     seeds = load_seeds(config.seed_file)
     template = load_generate_template(config.generate_prompt)
     outstanding = sum(job["estimate_usd"] for job in state if job["status"] != "collected")
-    budget = Budget(config.max_cost, run.spent() + outstanding)
+    budget = Budget(config.max_cost or None, run.spent() + outstanding)
     lines, chosen, estimate = [], [], 0.0
     for index in pending[: config.batch_max_requests]:
         request = plan_request(config, seeds, template, index)

@@ -22,7 +22,14 @@ from typing import Any
 import openai
 from tqdm import tqdm
 
-from bioinstruct_data.client import Budget, RequestFailed, chat, make_client, prompt_token_bound
+from bioinstruct_data.client import (
+    Budget,
+    ChatResult,
+    RequestFailed,
+    chat,
+    make_client,
+    prompt_token_bound,
+)
 from bioinstruct_data.config import InstructConfig
 from bioinstruct_data.generate import now, record_possibly_billed
 from bioinstruct_data.jsonl import AppendLog
@@ -153,93 +160,113 @@ async def _ask_model(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     model = config.effective_classify_model
     config.require_prices(model)
-    checkpoint = AppendLog(run.classify_raw)
-    answered = _answered(checkpoint.rows(), template.labels)
-    pending = [r for r in records if r.id not in answered]
+    job = _Classification(config, run, template, model)
+    job.answered = _answered(job.checkpoint.rows(), template.labels)
+    pending = [r for r in records if r.id not in job.answered]
     chunks = [
         pending[i : i + config.classify_per_request]
         for i in range(0, len(pending), config.classify_per_request)
     ]
-    report: dict[str, Any] = {
-        "requests_sent": 0,
-        "requests_failed": 0,
-        "stopped_by_budget": False,
-        "already_answered": len(records) - len(pending),
-    }
+    job.report["already_answered"] = len(records) - len(pending)
     if not chunks:
-        return answered, report
-    budget = Budget(config.max_cost, run.spent())
+        return job.answered, job.report
     own_client = client is None
     client = client or make_client(config)
     queue = iter(enumerate(chunks))
-    bar = tqdm(total=len(chunks), desc="classify", unit="req")
-
-    async def worker() -> None:
-        for number, chunk in queue:
-            if report["stopped_by_budget"]:
-                continue
-            messages = template.messages([(r.instruction, r.input) for r in chunk])
-            estimate = config.cost(
-                model, prompt_token_bound(messages), config.classify_max_tokens, batch=False
-            )
-            if not budget.try_reserve(estimate):
-                report["stopped_by_budget"] = True
-                log.warning(
-                    "classify: budget reached (%s); the rest use keyword rules", budget.describe()
-                )
-                continue
-            label = f"classify-{chunk[0].id}"
-            try:
-                result = await chat(
-                    client,
-                    config,
-                    messages,
-                    model=model,
-                    max_tokens=config.classify_max_tokens,
-                    rng=random.Random(f"{config.seed}/classify/{number}"),
-                    label=label,
-                    temperature=0.0,
-                    top_p=1.0,
-                )
-            except RequestFailed as exc:
-                budget.release(estimate)
-                budget.spent += record_possibly_billed(
-                    run, config, label, exc.possibly_billed, estimate
-                )
-                report["requests_failed"] += 1
-                log.error("%s; those records use keyword rules", exc)
-                bar.update(1)
-                continue
-            cost = config.cost(model, result.prompt_tokens, result.completion_tokens, batch=False)
-            row = {
-                "ids": [r.id for r in chunk],
-                "model": model,
-                "prompt": template.name,
-                "prompt_version": template.version,
-                "text": result.text,
-                "finish_reason": result.finish_reason,
-                "response_id": result.response_id,
-                "usage": {
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens,
-                },
-                "cost_usd": cost,
-                "received_at": now(),
-            }
-            checkpoint.append(row)
-            budget.settle(estimate, cost)
-            for k, lab in parse_labels(result.text, len(chunk), template.labels).items():
-                answered.setdefault(chunk[k - 1].id, lab)
-            report["requests_sent"] += 1
-            bar.update(1)
-
     try:
-        await asyncio.gather(*(worker() for _ in range(config.concurrency)))
+        with tqdm(total=len(chunks), desc="classify", unit="req") as bar:
+
+            async def worker() -> None:
+                for number, chunk in queue:
+                    if not job.report["stopped_by_budget"] and await job.one(client, number, chunk):
+                        bar.update(1)
+
+            await asyncio.gather(*(worker() for _ in range(config.concurrency)))
     finally:
-        bar.close()
         if own_client:
             await client.close()
-    return answered, report
+    return job.answered, job.report
+
+
+class _Classification:
+    """One model-classification pass: numbered chunks of records, each answer checkpointed."""
+
+    def __init__(
+        self, config: InstructConfig, run: RunDir, template: ClassifyTemplate, model: str
+    ) -> None:
+        self.config, self.run, self.template, self.model = config, run, template, model
+        self.checkpoint = AppendLog(run.classify_raw)
+        self.budget = Budget(config.max_cost or None, run.spent())
+        self.answered: dict[str, str] = {}
+        self.report: dict[str, Any] = {
+            "requests_sent": 0,
+            "requests_failed": 0,
+            "stopped_by_budget": False,
+            "already_answered": 0,
+        }
+
+    async def one(
+        self, client: openai.AsyncOpenAI, number: int, chunk: Sequence[InstructionRecord]
+    ) -> bool:
+        """Ask for one chunk's labels; False when the budget stopped it before it was sent."""
+        config, budget, model = self.config, self.budget, self.model
+        messages = self.template.messages([(r.instruction, r.input) for r in chunk])
+        bound = prompt_token_bound(messages)
+        estimate = config.cost(model, bound, config.classify_max_tokens, batch=False)
+        if not budget.try_reserve(estimate):
+            self.report["stopped_by_budget"] = True
+            log.warning(
+                "classify: budget reached (%s); the rest use keyword rules", budget.describe()
+            )
+            return False
+        label = f"classify-{chunk[0].id}"
+        try:
+            result = await chat(
+                client,
+                config,
+                messages,
+                model=model,
+                max_tokens=config.classify_max_tokens,
+                rng=random.Random(f"{config.seed}/classify/{number}"),
+                label=label,
+                temperature=0.0,
+                top_p=1.0,
+            )
+        except RequestFailed as exc:
+            budget.release(estimate)
+            budget.charge(
+                record_possibly_billed(self.run, config, label, exc.possibly_billed, estimate)
+            )
+            self.report["requests_failed"] += 1
+            log.error("%s; those records use keyword rules", exc)
+            return True
+        budget.settle(estimate, self._record(chunk, result))
+        self.report["requests_sent"] += 1
+        return True
+
+    def _record(self, chunk: Sequence[InstructionRecord], result: ChatResult) -> float:
+        """Checkpoint one answer, take its labels; its cost."""
+        usage = {
+            "prompt_tokens": result.prompt_tokens or 0,
+            "completion_tokens": result.completion_tokens or 0,
+        }
+        cost = self.config.cost(self.model, *usage.values(), batch=False)
+        row = {
+            "ids": [r.id for r in chunk],
+            "model": self.model,
+            "prompt": self.template.name,
+            "prompt_version": self.template.version,
+            "text": result.text,
+            "finish_reason": result.finish_reason,
+            "response_id": result.response_id,
+            "usage": usage,
+            "cost_usd": cost,
+            "received_at": now(),
+        }
+        self.checkpoint.append(row)
+        for k, lab in parse_labels(result.text, len(chunk), self.template.labels).items():
+            self.answered.setdefault(chunk[k - 1].id, lab)
+        return cost
 
 
 def classify(

@@ -4,9 +4,11 @@
 command on the same folder reuses it, and refuses settings that would mix incompatible data into
 the same checkpoint (another model, prompt, seed set or sampling seed).
 
-Prices are US dollars per million tokens (input, output). The table is a convenience, not a
-source of truth: provider prices change, so pass ``--prices prices.json`` (or ``--price-in`` /
-``--price-out``) for real budgets. ``--max-cost`` refuses to start without a price for the model.
+Prices are US dollars per million tokens (input, output); the defaults are the project's one
+price table, ``bioinstruct_data/prices.json`` (shared with the LLM judge). The table is a
+convenience, not a source of truth: provider prices change, so pass ``--prices prices.json`` (or
+``--price-in`` / ``--price-out``) for real budgets. ``--max-cost`` refuses to start without a
+price for the model.
 """
 
 from __future__ import annotations
@@ -17,20 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# USD per 1M tokens (input, output), list prices of the OpenAI API; override for real budgets.
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4": (30.0, 60.0),
-    "gpt-4-turbo": (10.0, 30.0),
-    "gpt-4o": (2.5, 10.0),
-    "gpt-4o-mini": (0.15, 0.6),
-    "gpt-4.1": (2.0, 8.0),
-    "gpt-4.1-mini": (0.4, 1.6),
-    "gpt-3.5-turbo": (0.5, 1.5),
-}
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message names the setting and how to fix it."""
+from bioinstruct_data.errors import ConfigError
+from bioinstruct_data.prices import Price, default_prices, lookup
 
 
 @dataclass(frozen=True)
@@ -95,7 +85,7 @@ class InstructConfig:
     classify_per_request: int = 20
     classify_max_tokens: int = 400
     # money
-    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(default_prices()))
     max_cost: float = 0.0  # USD over the whole run folder (0 = no budget)
     batch_discount: float = 0.5  # Batch API price multiplier
     batch_poll_s: float = 30.0
@@ -148,16 +138,14 @@ class InstructConfig:
 
     def price_of(self, model: str) -> tuple[float, float] | None:
         """(input, output) USD per 1M tokens; the longest table key that prefixes the model."""
-        if model in self.prices:
-            return tuple(self.prices[model])  # type: ignore[return-value]
-        keys = [k for k in self.prices if model.startswith(k)]
-        return tuple(self.prices[max(keys, key=len)]) if keys else None  # type: ignore[return-value]
+        price = lookup(self.prices, model)
+        return tuple(price) if price is not None else None  # type: ignore[return-value]
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int, batch: bool) -> float:
         price = self.price_of(model)
         if price is None:
             return 0.0
-        usd = (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+        usd = Price(*price).cost(prompt_tokens, completion_tokens)
         return usd * (self.batch_discount if batch else 1.0)
 
     def require_prices(self, *models: str) -> None:

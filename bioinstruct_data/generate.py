@@ -153,6 +153,95 @@ def record_possibly_billed(
     return cost
 
 
+class _Generation:
+    """One ``generate`` call: workers take indices in order and checkpoint each response."""
+
+    def __init__(self, config: InstructConfig, run: RunDir, report: GenerateReport) -> None:
+        self.config, self.run, self.report = config, run, report
+        self.seeds = load_seeds(config.seed_file)
+        self.template = load_generate_template(config.generate_prompt)
+        self.checkpoint = AppendLog(run.raw)
+        self.budget = Budget(config.max_cost or None, run.spent())
+        self.stopped = False
+
+    async def run_all(self, client: openai.AsyncOpenAI, pending: list[int]) -> None:
+        queue = iter(pending)
+        with tqdm(total=len(pending), desc="generate", unit="req") as bar:
+
+            async def worker() -> None:
+                for index in queue:
+                    if self.stopped:
+                        self.report.not_sent_budget += 1
+                        continue
+                    if await self.one(client, index):
+                        bar.update(1)
+
+            await asyncio.gather(*(worker() for _ in range(self.config.concurrency)))
+
+    def _stop(self, index: int, estimate: float) -> None:
+        self.stopped = self.report.stopped_by_budget = True
+        self.report.not_sent_budget += 1
+        log.warning(
+            "budget: request %d (worst case $%.4f) would pass the budget (%s); "
+            "stopping before sending it",
+            index,
+            estimate,
+            self.budget.describe(),
+        )
+
+    async def one(self, client: openai.AsyncOpenAI, index: int) -> bool:
+        """Ask for request ``index``; False when the budget stopped it before it was sent."""
+        config, budget, report = self.config, self.budget, self.report
+        request = plan_request(config, self.seeds, self.template, index)
+        estimate = request_estimate(config, request, batch=False)
+        if not budget.try_reserve(estimate):
+            self._stop(index, estimate)
+            return False
+        requested_at = now()
+        try:
+            result = await chat(
+                client,
+                config,
+                request.messages,
+                model=config.model,
+                max_tokens=config.max_tokens,
+                rng=random.Random(f"{config.seed}/retry/{index}"),
+                label=request.custom_id,
+                temperature=config.temperature,
+                top_p=config.top_p,
+            )
+        except RequestFailed as exc:
+            budget.release(estimate)
+            budget.charge(
+                record_possibly_billed(self.run, config, exc.label, exc.possibly_billed, estimate)
+            )
+            report.failed += 1
+            log.error("%s; it will be retried by the next run", exc)
+            return True
+        row = checkpoint_row(
+            config,
+            self.template,
+            request,
+            text=result.text,
+            finish_reason=result.finish_reason,
+            response_id=result.response_id,
+            prompt_tokens=result.prompt_tokens or 0,
+            completion_tokens=result.completion_tokens or 0,
+            mode="online",
+            requested_at=requested_at,
+            attempts=result.attempts,
+        )
+        self.checkpoint.append(row)
+        budget.settle(estimate, row["cost_usd"])
+        budget.charge(
+            record_possibly_billed(
+                self.run, config, request.custom_id, result.possibly_billed, estimate
+            )
+        )
+        report.completed += 1
+        return True
+
+
 async def generate_async(
     config: InstructConfig,
     run: RunDir,
@@ -161,87 +250,20 @@ async def generate_async(
 ) -> GenerateReport:
     """Send every request of ``indices`` not yet in the checkpoint (see module docstring)."""
     config.require_prices(config.model)
-    seeds = load_seeds(config.seed_file)
-    template = load_generate_template(config.generate_prompt)
-    checkpoint = AppendLog(run.raw)
     done = done_indices(run)
     wanted = list(dict.fromkeys(int(i) for i in indices))
     pending = [i for i in wanted if i not in done]
     report = GenerateReport(planned=len(wanted), already_done=len(wanted) - len(pending))
-    budget = Budget(config.max_cost, run.spent())
+    job = _Generation(config, run, report)
+    budget = job.budget
     if not pending:
         report.spent_usd = budget.spent
         return report
     own_client = client is None
     client = client or make_client(config)
-    queue = iter(pending)
-    stop = asyncio.Event()
-    bar = tqdm(total=len(pending), desc="generate", unit="req")
-
-    async def worker() -> None:
-        for index in queue:
-            if stop.is_set():
-                report.not_sent_budget += 1
-                continue
-            request = plan_request(config, seeds, template, index)
-            estimate = request_estimate(config, request, batch=False)
-            if not budget.try_reserve(estimate):
-                stop.set()
-                report.stopped_by_budget = True
-                report.not_sent_budget += 1
-                log.warning(
-                    "budget: request %d (worst case $%.4f) would pass the budget (%s); "
-                    "stopping before sending it",
-                    index,
-                    estimate,
-                    budget.describe(),
-                )
-                continue
-            requested_at = now()
-            try:
-                result = await chat(
-                    client,
-                    config,
-                    request.messages,
-                    model=config.model,
-                    max_tokens=config.max_tokens,
-                    rng=random.Random(f"{config.seed}/retry/{index}"),
-                    label=request.custom_id,
-                )
-            except RequestFailed as exc:
-                budget.release(estimate)
-                budget.spent += record_possibly_billed(
-                    run, config, request.custom_id, exc.possibly_billed, estimate
-                )
-                report.failed += 1
-                log.error("%s; it will be retried by the next run", exc)
-                bar.update(1)
-                continue
-            row = checkpoint_row(
-                config,
-                template,
-                request,
-                text=result.text,
-                finish_reason=result.finish_reason,
-                response_id=result.response_id,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                mode="online",
-                requested_at=requested_at,
-                attempts=result.attempts,
-            )
-            checkpoint.append(row)
-            budget.settle(estimate, row["cost_usd"])
-            budget.spent += record_possibly_billed(
-                run, config, request.custom_id, result.possibly_billed, estimate
-            )
-            report.completed += 1
-            bar.update(1)
-
     try:
-        await asyncio.gather(*(worker() for _ in range(config.concurrency)))
+        await job.run_all(client, pending)
     finally:
-        bar.close()
         if own_client:
             await client.close()
     report.spent_usd = budget.spent

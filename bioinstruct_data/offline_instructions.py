@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tasks import registry
 from tasks.bio_aci_bench import utils as aci_task
 from tasks.bio_bioasq_yesno import utils as bioasq_task
 from tasks.bio_chemprot import utils as chemprot_task
@@ -74,7 +75,7 @@ from tasks.common.records import MultipleChoiceRecord
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("qa", "ie", "gen")
+CATEGORIES = registry.CATEGORIES  # the suite's categories: training records are never "other"
 DEFAULT_MAX_PER_SOURCE = 1500
 DEFAULT_SEED = 0
 

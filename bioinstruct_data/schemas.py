@@ -16,13 +16,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CATEGORIES = ("qa", "ie", "gen", "other")
-CATEGORY_NAMES = {
-    "qa": "question answering",
-    "ie": "information extraction",
-    "gen": "text generation",
-    "other": "other",
-}
+from tasks import registry
+
+# The suite's categories (tasks/registry.py) plus "other": instructions that fit none of them.
+OTHER = "other"
+CATEGORIES = (*registry.CATEGORIES, OTHER)
+CATEGORY_NAMES = {**{str(c): name for c, name in registry.CATEGORY_NAMES.items()}, OTHER: OTHER}
 
 
 @dataclass(frozen=True)

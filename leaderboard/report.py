@@ -144,7 +144,7 @@ def group_bars_png(c: Comparison) -> bytes:
         bars.sort(key=lambda s: (subs.index(s.submission_id), s.column))
         width = 0.8 / max(1, len(bars))
         for k, s in enumerate(bars):
-            generative = str(specs[s.column].variant) == "gen"
+            generative = specs[s.column].variant is registry.Variant.GEN
             ax.bar(
                 x + (k - (len(bars) - 1) / 2) * width,
                 s.value,

@@ -8,7 +8,7 @@ top) without importing task code: ``!function`` tags are kept as opaque markers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ class SuiteTask:
     output_type: str
     metrics: dict[str, str]  # metric name -> aggregation ("mean" or a marker)
     max_gen_toks: int | None = None  # generate_until tasks: the task's own generation cap
+    # metric name -> its ``higher_is_better`` (None: the YAML leaves it to lm-eval's default)
+    higher_is_better: dict[str, bool | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,9 @@ def _load(tasks_dir: Path) -> Suite:
                 m["metric"]: str(m.get("aggregation", "mean"))
                 for m in config.get("metric_list") or []
             }
+            directions = {
+                m["metric"]: m.get("higher_is_better") for m in config.get("metric_list") or []
+            }
             cap = (config.get("generation_kwargs") or {}).get("max_gen_toks")
             tasks[config["task"]] = SuiteTask(
                 config["task"],
@@ -125,6 +130,7 @@ def _load(tasks_dir: Path) -> Suite:
                 config.get("output_type", ""),
                 metrics,
                 int(cap) if cap is not None else None,
+                directions,
             )
     return Suite(tasks, groups)
 

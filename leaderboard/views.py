@@ -61,7 +61,7 @@ BASELINE_SCORE_COLUMNS = ("majority", "first_option", "random", "top_share", "at
 FLAG = "⚑"  # a score not distinguishable from answering one option throughout
 AT_BASELINE = "At baseline"
 
-CATEGORY_LABEL = {Category.QA: "QA", Category.IE: "IE", Category.GEN: "GEN"}
+CATEGORY_LABEL = registry.CATEGORY_LABELS  # "QA", "IE", "GEN"
 VARIANT_LABEL = {Variant.LOGLIK: "log-likelihood", Variant.GEN: "generative"}
 
 _SIZE = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s*([BbMmKk])(?![A-Za-z])")
@@ -1274,13 +1274,6 @@ def compare_choices(rows: pd.DataFrame) -> list[str]:
 
 # --- about page ---------------------------------------------------------------------------------
 
-METRIC_LABEL = {
-    "acc": "accuracy (highest log-likelihood option)",
-    "exact_match": "exact match of the extracted answer",
-    "rougeL": "ROUGE-L F-measure (Porter stemming)",
-    "f1": "micro F1 from summed tp / fp / fn",
-}
-
 
 def readme_summary(text: str) -> tuple[str, str]:
     """(title, what it measures) from a task README: the ``# `` heading and the paragraph that
@@ -1316,7 +1309,7 @@ def about_tasks(
                 "lm-eval task": spec.name,
                 "category": CATEGORY_LABEL[spec.category],
                 "scoring": VARIANT_LABEL[spec.variant],
-                "metric": METRIC_LABEL.get(spec.metric, spec.metric),
+                "metric": registry.metric_label(spec.metric),
                 "result key": spec.result_key,
                 "higher is better": spec.higher_is_better,
                 "version": versions.get(spec.name, ""),

@@ -29,7 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.config import ConfigError, InstructConfig
+from bioinstruct_data.config import InstructConfig
+from bioinstruct_data.errors import ConfigError
+from bioinstruct_data.prices import load_prices
 from runners.cli import Parser
 
 log = logging.getLogger("biobench.instruct")
@@ -66,7 +68,10 @@ def _config_parent() -> argparse.ArgumentParser:
     for flag, (_, kind, help_) in _OPTIONS.items():
         group.add_argument(flag, type=kind, default=None, help=help_)
     group.add_argument(
-        "--prices", type=Path, help='JSON {"model": [usd_in, usd_out]} per 1M tokens'
+        "--prices",
+        type=Path,
+        help='price table JSON, {"model": [usd_in, usd_out]} per 1M tokens or the shape of '
+        "bioinstruct_data/prices.json",
     )
     group.add_argument("--price-in", type=float, help="USD per 1M prompt tokens for --model")
     group.add_argument("--price-out", type=float, help="USD per 1M completion tokens for --model")
@@ -126,8 +131,7 @@ def _changes(args: argparse.Namespace, base: InstructConfig) -> dict[str, Any]:
             changes[name] = value
     prices = dict(base.prices)
     if args.prices:
-        loaded = json.loads(args.prices.read_text(encoding="utf-8"))
-        prices.update({k: (float(v[0]), float(v[1])) for k, v in loaded.items()})
+        prices.update({k: v.pair() for k, v in load_prices(args.prices).items()})
     if args.price_in is not None or args.price_out is not None:
         if args.price_in is None or args.price_out is None:
             raise ConfigError("give both --price-in and --price-out")

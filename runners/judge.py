@@ -26,14 +26,15 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections import defaultdict
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from bioinstruct_data.client import resolve_api_key
+from bioinstruct_data.errors import ConfigError
+from bioinstruct_data.prices import PRICES_FILE, load_prices, lookup
 from runners import judge_store as store
 from runners.cli import Parser
 from runners.judge_client import Budget, FatalJudgeError, JudgeClient
@@ -43,7 +44,6 @@ from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
-PRICES_FILE = Path(__file__).with_name("judge_prices.json")
 DEFAULTS = JudgeConfig()
 
 
@@ -76,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s, help="seconds per request")
     p.add_argument("--max-tokens", type=int, default=DEFAULTS.max_tokens)
     p.add_argument("--max-cost", type=float, default=None, help="USD budget for this run")
-    p.add_argument("--prices", type=Path, default=PRICES_FILE, help="price table (JSON)")
+    p.add_argument(
+        "--prices",
+        type=Path,
+        default=PRICES_FILE,
+        help="price table (JSON; default: the project's bioinstruct_data/prices.json)",
+    )
     p.add_argument("--price-in", type=float, default=None, help="USD per million input tokens")
     p.add_argument("--price-out", type=float, default=None, help="USD per million output tokens")
     p.add_argument("--cache", type=Path, default=None, help="cache file (default in run_dir)")
@@ -85,23 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_price(args: argparse.Namespace) -> Price | None:
+    """--price-in/--price-out, else the judge model's entry in the price table (None: unknown)."""
     if (args.price_in is None) != (args.price_out is None):
-        raise ValueError("pass both --price-in and --price-out, or neither")
+        raise ConfigError("pass both --price-in and --price-out, or neither")
     if args.price_in is not None:
         return Price(args.price_in, args.price_out)
-    try:
-        table = json.loads(args.prices.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read price table {args.prices}: {exc}") from exc
-    entry = table.get(args.judge_model)
-    if entry is None:
-        return None
-    try:
-        return Price(float(entry["input_per_mtok"]), float(entry["output_per_mtok"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{args.prices}: entry {args.judge_model!r} needs input_per_mtok and output_per_mtok"
-        ) from exc
+    return lookup(load_prices(args.prices), args.judge_model)
 
 
 def config_from_args(args: argparse.Namespace) -> JudgeConfig:
@@ -111,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> JudgeConfig:
     wanted = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     unknown = sorted(set(wanted) - set(known))
     if unknown:
-        raise ValueError(f"--tasks: {unknown} are not bio_gen tasks; known: {', '.join(known)}")
+        raise ConfigError(f"--tasks: {unknown} are not bio_gen tasks; known: {', '.join(known)}")
     return JudgeConfig(
         base_url=args.base_url,
         model=args.judge_model,
@@ -133,13 +127,7 @@ def config_from_args(args: argparse.Namespace) -> JudgeConfig:
 
 
 def api_key(config: JudgeConfig) -> str:
-    key = os.environ.get(config.api_key_env, "").strip()
-    if key:
-        return key
-    host = urlparse(config.base_url).hostname or ""
-    if host in {"127.0.0.1", "localhost", "::1"}:
-        return "local-server-needs-no-key"
-    raise ValueError(f"set ${config.api_key_env} to the API key of {config.base_url}")
+    return resolve_api_key(config.api_key_env, config.base_url)
 
 
 async def judge_pending(

@@ -8,21 +8,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bioinstruct_data.errors import ConfigError
+from bioinstruct_data.prices import Price
+
+__all__ = ["FINAL_STATUSES", "JudgeConfig", "JudgeItem", "Price", "Status", "Verdict"]
+
 Status = Literal["ok", "unparsable", "error", "skipped_budget"]
 FINAL_STATUSES = ("ok", "unparsable")  # cached; "error" and "skipped_budget" are retried later
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million input / output tokens."""
-
-    input_per_mtok: float
-    output_per_mtok: float
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (
-            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
-        ) / 1e6
 
 
 @dataclass(frozen=True)
@@ -49,13 +41,13 @@ class JudgeConfig:
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+            raise ConfigError(f"concurrency must be >= 1, got {self.concurrency}")
         if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+            raise ConfigError(f"max_retries must be >= 0, got {self.max_retries}")
         if self.max_cost is not None and self.max_cost < 0:
-            raise ValueError(f"--max-cost must be >= 0, got {self.max_cost}")
+            raise ConfigError(f"--max-cost must be >= 0, got {self.max_cost}")
         if self.max_cost is not None and self.price is None:
-            raise ValueError(
+            raise ConfigError(
                 f"--max-cost needs a price for judge model {self.model!r}: add it to a price file "
                 "(--prices FILE) or pass --price-in and --price-out (USD per million tokens)"
             )

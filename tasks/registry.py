@@ -22,9 +22,53 @@ class Category(StrEnum):
     GEN = "gen"
 
 
+# The suite's (and the instruction recipe's) categories, in display order; the recipe's seed
+# tasks add "other" (instructions that fit none of them).
+CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+CATEGORY_LABELS: dict[Category, str] = {Category.QA: "QA", Category.IE: "IE", Category.GEN: "GEN"}
+CATEGORY_NAMES: dict[Category, str] = {
+    Category.QA: "question answering",
+    Category.IE: "information extraction",
+    Category.GEN: "text generation",
+}
+
+
 class Variant(StrEnum):
     LOGLIK = "loglik"  # multiple choice scored by log-likelihood (default, base models)
     GEN = "gen"  # free generation + answer extraction (chat / API models)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A primary metric of the suite: what it is and which way is better (as in the YAMLs)."""
+
+    name: str  # metric key in lm-eval results and in the task YAMLs' metric_list
+    label: str  # what the number is, for readers
+    higher_is_better: bool = True
+
+
+METRICS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in (
+        MetricSpec("acc", "accuracy (highest log-likelihood option)"),
+        MetricSpec("exact_match", "exact match of the extracted answer"),
+        MetricSpec("rougeL", "ROUGE-L F-measure (Porter stemming)"),
+        MetricSpec("f1", "micro F1 from summed tp / fp / fn"),
+    )
+}
+
+
+def metric_label(metric: str) -> str:
+    """What a metric's number is; an unknown metric is shown by its name."""
+    spec = METRICS.get(metric)
+    return spec.label if spec is not None else metric
+
+
+def metric_direction(metric: str) -> bool:
+    """True when higher is better for ``metric`` (KeyError for a metric the suite lacks)."""
+    if metric not in METRICS:
+        raise KeyError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    return METRICS[metric].higher_is_better
 
 
 @dataclass(frozen=True)
