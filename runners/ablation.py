@@ -43,11 +43,12 @@ import numpy as np
 
 from runners import finetune as ft
 from runners.cli import Parser
+from tasks import registry
 from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
-SUBSETS = ("qa", "ie", "gen", "all")
+SUBSETS = (*registry.CATEGORIES, "all")
 # BioInstruct (Tran et al. 2024, JAMIA, doi:10.1093/jamia/ocae122, abstract): gains of the
 # instruction-tuned LLaMA over the untuned one, relative to the untuned score. Its GEN figure is
 # a GPT-4 judge score; the suite's bio_gen score is ROUGE-L, so that pair is not like for like.

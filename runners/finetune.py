@@ -48,7 +48,9 @@ from typing import Any
 
 import yaml
 
+from bioinstruct_data.errors import ConfigError
 from runners.cli import Parser
+from tasks import registry
 from tasks.common import atomic
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ CONFIG_DIR = Path(__file__).parent / "configs" / "finetune"
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE_DATA = "offline"
 DEFAULT_OFFLINE_FILE = Path("runs/instructions/offline.jsonl")
-CATEGORIES = ("qa", "ie", "gen")
+CATEGORIES = registry.CATEGORIES
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Fields that may change between a killed run and its resumption (they do not change the math).
 RESUMABLE_CHANGES = frozenset(
@@ -71,10 +73,6 @@ RESUMABLE_CHANGES = frozenset(
         "merge",
     }
 )
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key and the fix."""
 
 
 @dataclass
