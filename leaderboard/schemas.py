@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -750,3 +753,83 @@ def write_schema(path: Path = SCHEMA_FILE) -> Path:
 
 if __name__ == "__main__":
     print(write_schema())
+
+
+# --- submission contracts (what validate produces and the store consumes) ---------------------
+
+
+class SubmissionError(ValueError):
+    """A rejected submission: the message names the file or field and says how to fix it."""
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Metadata:
+    """What the submitter declares (flags or ``--meta`` file); unset fields come from the run."""
+
+    model_id: str | None = None
+    revision: str | None = None
+    sha: str | None = None
+    base_model: str | None = None
+    adapter: str | None = None
+    adapter_revision: str | None = None
+    n_parameters: int | None = None
+    precision: str | None = None
+    license: str | None = None
+    model_type: str | None = None
+    training_data: list[str] = field(default_factory=list)
+    contamination_notes: str | None = None
+    submitter: str | None = None
+    notes: str | None = None
+    run_id: str | None = None
+    trust_remote_code: bool | None = None  # declared: the model's repository code may run
+
+    @classmethod
+    def from_json(cls, path: Path) -> Metadata:
+        try:
+            from leaderboard.items import loads_strict  # items imports this module
+
+            data = loads_strict(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SubmissionError(f"--meta {path}: cannot read it as JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise SubmissionError(f"--meta {path}: expected a JSON object of metadata fields")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SubmissionError(
+                f"--meta {path}: unknown field(s) {unknown}; known fields: {sorted(known)}"
+            )
+        try:
+            return TypeAdapter(cls).validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise SubmissionError(
+                f"{path.name}:$.{where}: {err['msg']} — fix the field in the --meta file"
+            ) from exc
+
+    def updated(self, other: Metadata) -> Metadata:
+        """These values, overridden by every field ``other`` sets."""
+        merged = asdict(self)
+        for key, value in asdict(other).items():
+            if value not in (None, []):
+                merged[key] = value
+        return Metadata(**merged)
+
+
+@dataclass
+class Prepared:
+    """A checked submission and the bytes of every file it stores (submission.json last)."""
+
+    submission: Submission
+    files: dict[str, bytes]
+
+    @property
+    def submission_id(self) -> str:
+        return self.submission.submission_id
+
+    def submission_bytes(self) -> bytes:
+        return (self.submission.model_dump_json(indent=2) + "\n").encode("utf-8")

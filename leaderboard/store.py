@@ -37,8 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from leaderboard.schemas import Submission, check_run_id, model_folder
-from leaderboard.validate import Prepared, SubmissionError
+from leaderboard.schemas import Prepared, Submission, SubmissionError, check_run_id, model_folder
 from tasks.common import atomic
 
 ROOT_ENV = "BIOBENCH_SUBMISSIONS_DIR"

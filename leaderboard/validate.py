@@ -33,19 +33,19 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from leaderboard import baselines as baselinelib
 from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
-from leaderboard.schemas import (
+from leaderboard.schemas import (  # noqa: F401 (re-exported)
     SCHEMA_VERSION,
     Adapter,
     DataProvenance,
@@ -53,9 +53,12 @@ from leaderboard.schemas import (
     Interval,
     ItemRecord,
     LmEvalResults,
+    Metadata,
     ModelInfo,
+    Prepared,
     RunInfo,
     Submission,
+    SubmissionError,
     TaskResult,
     check_model_id,
     check_plain_text,
@@ -80,66 +83,6 @@ RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.json$")
 SAMPLES_RE = re.compile(
     r"^samples_(?P<task>[A-Za-z0-9_.-]{1,150})_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.jsonl$"
 )
-
-
-class SubmissionError(ValueError):
-    """A rejected submission: the message names the file or field and says how to fix it."""
-
-
-# --- metadata -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Metadata:
-    """What the submitter declares (flags or ``--meta`` file); unset fields come from the run."""
-
-    model_id: str | None = None
-    revision: str | None = None
-    sha: str | None = None
-    base_model: str | None = None
-    adapter: str | None = None
-    adapter_revision: str | None = None
-    n_parameters: int | None = None
-    precision: str | None = None
-    license: str | None = None
-    model_type: str | None = None
-    training_data: list[str] = field(default_factory=list)
-    contamination_notes: str | None = None
-    submitter: str | None = None
-    notes: str | None = None
-    run_id: str | None = None
-    trust_remote_code: bool | None = None  # declared: the model's repository code may run
-
-    @classmethod
-    def from_json(cls, path: Path) -> Metadata:
-        try:
-            data = itemlib.loads_strict(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SubmissionError(f"--meta {path}: cannot read it as JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise SubmissionError(f"--meta {path}: expected a JSON object of metadata fields")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SubmissionError(
-                f"--meta {path}: unknown field(s) {unknown}; known fields: {sorted(known)}"
-            )
-        try:
-            return TypeAdapter(cls).validate_json(json.dumps(data), strict=True)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise SubmissionError(
-                f"{path.name}:$.{where}: {err['msg']} — fix the field in the --meta file"
-            ) from exc
-
-    def updated(self, other: Metadata) -> Metadata:
-        """These values, overridden by every field ``other`` sets."""
-        merged = asdict(self)
-        for key, value in asdict(other).items():
-            if value not in (None, []):
-                merged[key] = value
-        return Metadata(**merged)
 
 
 # Which flag sets which Submission field (named in rejections).
@@ -676,21 +619,6 @@ def _explain(exc: ValidationError) -> str:
 
 
 # --- assembling ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    """A checked submission and the bytes of every file it stores (submission.json last)."""
-
-    submission: Submission
-    files: dict[str, bytes]
-
-    @property
-    def submission_id(self) -> str:
-        return self.submission.submission_id
-
-    def submission_bytes(self) -> bytes:
-        return (self.submission.model_dump_json(indent=2) + "\n").encode("utf-8")
 
 
 def _scrubbed(results: dict[str, Any]) -> bytes:

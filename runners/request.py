@@ -4,7 +4,7 @@
     biobench request org/name --revision main --precision bfloat16 --peft-adapter path/to/lora
     biobench request org/name-70b --model-type base --backend vllm --tensor-parallel-size 4
 
-Checks before queuing (``leaderboard/requests.py``): the model folder or hub repository exists
+Checks before queuing (``leaderboard/request_queue.py``): the model folder or hub repository exists
 with a config.json and safetensors weights (pickle checkpoints are refused), needs no custom code
 unless ``--allow-remote-code``, declares a license (or ``--license``), a PEFT adapter names this
 model as its base, and no PENDING/RUNNING/FINISHED request for the same model exists.
@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from leaderboard.requests import RequestError, RequestQueue, new_request
+from leaderboard.request_queue import RequestError, RequestQueue, new_request
 from leaderboard.schemas import (
     MAX_DATA_PARALLEL,
     MAX_TENSOR_PARALLEL,

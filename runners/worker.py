@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from leaderboard.leases import DEFAULT_LEASE_SECONDS, Heartbeat, Lease, WorkerId
-from leaderboard.requests import Claim, LeaseLost, RequestQueue
+from leaderboard.request_queue import Claim, LeaseLost, RequestQueue
 from leaderboard.schemas import EvalBackend, EvalRequest, Precision
 from leaderboard.store import Store
 from leaderboard.validate import Metadata, SubmissionError, prepare

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from leaderboard.requests import new_request
+from leaderboard.request_queue import new_request
 from leaderboard.schemas import EvalBackend, EvalRequest
 from runners import backends, worker
 from runners import eval as eval_cmd

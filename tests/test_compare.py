@@ -15,7 +15,7 @@ from leaderboard.compare import CompareError, compare, pair_items
 from leaderboard.report import render_html, render_markdown
 from leaderboard.schemas import Comparison, ItemRecord, StatsSettings
 from leaderboard.store import Store
-from runners import compare as compare_cmd
+from runners import comparison as compare_cmd
 from runners import submit as submit_cmd
 from tests.submission_runs import META, tiny_runs
 

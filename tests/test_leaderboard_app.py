@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from benchmarks.bench_leaderboard import make_submission, write_store
 from leaderboard import loader, views
-from leaderboard.requests import RequestQueue
+from leaderboard.request_queue import RequestQueue
 from leaderboard.schemas import (
     EvalRequest,
     ReferenceFile,
@@ -577,7 +577,7 @@ def _submit_form(at: AppTest, **fields) -> AppTest:
 
 
 def test_submit_form_files_a_request_through_biobench_request(model, tmp_path, monkeypatch):
-    from leaderboard.requests import RequestQueue
+    from leaderboard.request_queue import RequestQueue
 
     root = tmp_path / "submissions"
     root.mkdir()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runners import cli
-from runners import leaderboard as runner
+from runners import board as runner
 
 
 def test_command_serves_on_loopback_headless():
@@ -18,7 +18,7 @@ def test_command_serves_on_loopback_headless():
 
 
 def test_cli_knows_the_command():
-    assert cli.COMMANDS["leaderboard"][0] == "runners.leaderboard"
+    assert cli.COMMANDS["leaderboard"][0] == "runners.board"
 
 
 def test_bad_port_is_a_clear_error(capsys):

@@ -18,7 +18,7 @@ import pytest
 
 from leaderboard import leases
 from leaderboard.leases import Heartbeat, WorkerId, acquire, create_exclusive, read_lease
-from leaderboard.requests import LeaseLost, RequestQueue, new_request
+from leaderboard.request_queue import LeaseLost, RequestQueue, new_request
 from leaderboard.schemas import EvalBackend, RequestStatus, model_folder
 from leaderboard.store import Store
 from runners import worker

@@ -15,7 +15,7 @@ import pytest
 from lm_eval._cli.utils import MergeDictAction
 from pydantic import ValidationError
 
-from leaderboard.requests import RequestError, RequestQueue, new_request
+from leaderboard.request_queue import RequestError, RequestQueue, new_request
 from leaderboard.schemas import EvalRequest, RequestStatus
 from leaderboard.store import Store
 from runners import request as request_cmd

@@ -13,7 +13,7 @@ import pytest
 from safetensors import safe_open
 
 from leaderboard.leases import WorkerId
-from leaderboard.requests import (
+from leaderboard.request_queue import (
     LeaseLost,
     RequestError,
     RequestQueue,

@@ -189,9 +189,9 @@ def first_line(exc: BaseException) -> str:
 
 
 def read_requests(root: Path) -> tuple[list, list[tuple[str, str]]]:
-    """Evaluation requests of the queue (:class:`leaderboard.requests.RequestQueue`) and, as
+    """Evaluation requests of the queue (:class:`leaderboard.request_queue.RequestQueue`) and, as
     (file, reason) problems, the request files it could not read."""
-    from leaderboard.requests import RequestQueue
+    from leaderboard.request_queue import RequestQueue
 
     queue = RequestQueue(root)
     entries = queue.entries()
