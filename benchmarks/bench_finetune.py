@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from bioinstruct_data.prompting import load_template
 from runners import finetune as ft
 from runners import finetune_data as fd
+from tasks.common.prompting import load_template
 
 CUTOFF = 384
 STEPS = 2

@@ -28,7 +28,7 @@ BURST_TOKENS = 32
 
 
 def _prompts(tokenizer) -> list[list[int]]:
-    from bioinstruct_data.prompting import render_prompt
+    from tasks.common.prompting import render_prompt
 
     texts = [
         render_prompt(

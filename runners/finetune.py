@@ -407,8 +407,8 @@ def resolve_data(cfg: FinetuneConfig) -> Path:
 
 
 def prepare_data(cfg: FinetuneConfig, tokenizer, data_file: Path) -> dict[str, Any]:
-    from bioinstruct_data.prompting import load_template
     from runners import finetune_data as fd
+    from tasks.common.prompting import load_template
 
     records = fd.read_instructions(data_file)
     selected = fd.select(

@@ -3,7 +3,7 @@ loss mask, and pad batches.
 
 Records are Alpaca-style JSON objects ``{"instruction", "input", "output", "category"?,
 "source"?}`` in a ``.jsonl`` file (one per line) or a ``.json`` file (a list). Every record is
-rendered with the project's one instruction template (``bioinstruct_data/prompts/alpaca.json``),
+rendered with the project's one instruction template (``tasks/common/prompts/alpaca.json``),
 the template every ``bio_*`` evaluation task uses.
 
 The loss mask: prompt and response are tokenised separately and concatenated, so the boundary
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.prompting import InstructionTemplate
+from tasks.common.prompting import InstructionTemplate
 
 log = logging.getLogger(__name__)
 

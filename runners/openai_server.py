@@ -586,7 +586,7 @@ def chat_prompt_ids(lm: LocalLM, messages: list[ChatMessage]) -> list[int]:
     if getattr(lm.tokenizer, "chat_template", None):
         text = lm.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
         return lm.encode(text, add_special_tokens=False)
-    from bioinstruct_data.prompting import render_prompt
+    from tasks.common.prompting import render_prompt
 
     if any(t["role"] == "assistant" for t in turns):
         raise APIError(

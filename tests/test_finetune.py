@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bioinstruct_data.prompting import load_template
 from runners import finetune as ft
 from runners import finetune_data as fd
+from tasks.common.prompting import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 

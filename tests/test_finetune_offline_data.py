@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from bioinstruct_data import offline_instructions as oi
-from bioinstruct_data.prompting import render_prompt
 from tasks.bio_bioasq_yesno import utils as bioasq_task
 from tasks.bio_headqa_en import utils as headqa_task
 from tasks.bio_pubmedqa import utils as pubmedqa_task
 from tasks.common import ie_tasks
+from tasks.common.prompting import render_prompt
 from tasks.common.sources import load
 
 

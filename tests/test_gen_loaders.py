@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from bioinstruct_data.prompting import load_template
 from tasks import registry
 from tasks.common import generation as gen
 from tasks.common.generation import GenerationRecord
+from tasks.common.prompting import load_template
 from tasks.common.sources import DataUnavailableError, load
 
 GEN_TASKS = [s.name for s in registry.tasks_of("bio_gen")]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runners import cli
 from runners import board as runner
+from runners import cli
 
 
 def test_command_serves_on_loopback_headless():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bioinstruct_data.prompting import load_template, render_prompt
 from tasks.bio_medqa import utils as medqa
 from tasks.bio_mmlu_medical import utils as mmlu
 from tasks.bio_pubmedqa import utils as pubmedqa
 from tasks.common import multiple_choice as mc
+from tasks.common.prompting import load_template, render_prompt
 
 DOC = {
     "id": "1",

@@ -178,7 +178,7 @@ def test_generation_is_greedy_and_cut_at_stop(server, local_model):
 
 
 def test_chat_completion_without_template_uses_the_instruction_template(server, local_model):
-    from bioinstruct_data.prompting import render_prompt
+    from tasks.common.prompting import render_prompt
 
     tok, _ = local_model
     body = {

@@ -33,9 +33,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.prompting import render_prompt
 from tasks.common.ie_records import MultiLabelRecord, multilabel_record_from_dict, to_dataset_dict
 from tasks.common.ie_tasks import NONE_ANSWER, detokenize, multilabel_gen_results
+from tasks.common.prompting import render_prompt
 from tasks.common.sources import DatasetSource, load
 
 TEXT_DIR, LABEL_DIR = "hoc/text", "hoc/labels"

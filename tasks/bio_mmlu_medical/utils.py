@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.prompting import render_prompt
 from tasks.common import multiple_choice as mc
+from tasks.common.prompting import render_prompt
 from tasks.common.records import MultipleChoiceRecord
 from tasks.common.sources import DatasetSource, HubFiles, load
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import datasets
 
-from bioinstruct_data.prompting import render_prompt
+from tasks.common.prompting import render_prompt
 from tasks.common.records import LoadedSplit
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bioinstruct_data.prompting import render_prompt
 from tasks.common import ie_metrics
 from tasks.common.ie_parsing import parse_labels, read_label, read_mentions
+from tasks.common.prompting import render_prompt
 
 NONE_ANSWER = "none"
 UNPARSED = "[unparsed]"  # ``pred`` of an answer that names no label (relation label rule v2)

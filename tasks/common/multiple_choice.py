@@ -1,7 +1,7 @@
 """Prompting, choices and answer extraction for closed-answer QA tasks (the ``bio_qa`` group).
 
 Every prompt is rendered with the project's one instruction template
-(``bioinstruct_data/prompts/alpaca.json``), the template the LoRA recipe trains with.
+(``tasks/common/prompts/alpaca.json``), the template the LoRA recipe trains with.
 
 Two answer styles:
 
@@ -71,7 +71,7 @@ from typing import Any
 
 import datasets
 
-from bioinstruct_data.prompting import render_prompt
+from tasks.common.prompting import render_prompt
 from tasks.common.records import LoadedSplit, MultipleChoiceRecord
 from tasks.common.refusals import is_refusal
 
