@@ -143,7 +143,8 @@ def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None =
     """The ``lm_eval run`` argument list for the parsed ``biobench eval`` arguments."""
     plan = plan or plan_of(args)
     argv = ["run", "--model", plan.model, "--tasks", args.tasks, "--output_path", args.output_path]
-    argv += ["--include_path", str(registry.TASKS_DIR)]
+    if not _registered():  # else lm-eval finds the tasks itself, and would warn per task that
+        argv += ["--include_path", str(registry.TASKS_DIR)]  # --include_path overrides them
     if isinstance(plan.model_args, dict):
         argv += ["--model_args", backends.json_arg(plan.model_args)]
     elif plan.model_args:
@@ -178,6 +179,16 @@ def lite_samples(tasks: str, size: int) -> dict[str, list[int]]:
     for name in (t.strip() for t in tasks.split(",") if t.strip()):
         leaves += suite.leaves_of(name) if name in suite.groups else [name]
     return {leaf: lite_indices(leaf, size) for leaf in dict.fromkeys(leaves)}
+
+
+def _registered() -> bool:
+    """``make setup``'s registration of this tasks folder is complete (``biobench lm-eval-tasks``)."""
+    from runners import lm_eval_tasks
+
+    try:
+        return lm_eval_tasks.status().ok
+    except (lm_eval_tasks.RegistrationError, OSError):
+        return False
 
 
 def _cuda_available() -> bool:

@@ -114,7 +114,11 @@ def test_lm_eval_argv_default_model_and_passthrough(monkeypatch, tmp_path):
     model_args = parse_model_args(argv[argv.index("--model_args") + 1])
     assert model_args == {"pretrained": str(tmp_path), "dtype": "float32"}
     assert json.loads(argv[argv.index("--model_args") + 1]) == model_args
+    monkeypatch.setattr(eval_cmd, "_registered", lambda: False)
+    argv = eval_cmd.lm_eval_argv(args, extra)
     assert argv[argv.index("--include_path") + 1] == str(registry.TASKS_DIR)
+    monkeypatch.setattr(eval_cmd, "_registered", lambda: True)  # lm-eval finds them itself
+    assert "--include_path" not in eval_cmd.lm_eval_argv(args, extra)
     assert "--log_samples" in argv and argv[-2:] == ["--limit", "5"]
     monkeypatch.setattr(eval_cmd, "_cuda_available", lambda: False)
     argv = eval_cmd.lm_eval_argv(args, extra)
