@@ -96,6 +96,9 @@ def model_args(backend: Backend, base: dict[str, Any], parallel: Parallelism) ->
     return args
 
 
+LM_EVAL_MODULE = "runners.lm_eval_main"  # lm-eval's CLI, repeated warnings shown once
+
+
 def launcher(backend: Backend, parallel: Parallelism, python: str = sys.executable) -> list[str]:
     """The command that runs lm-eval's CLI (arguments follow): plain, or under accelerate."""
     check(backend, parallel)
@@ -104,9 +107,9 @@ def launcher(backend: Backend, parallel: Parallelism, python: str = sys.executab
             python, "-m", "accelerate.commands.launch",
             "--multi_gpu", "--num_processes", str(parallel.data), "--num_machines", "1",
             "--mixed_precision", "no", "--dynamo_backend", "no",
-            "-m", "lm_eval",
+            "-m", LM_EVAL_MODULE,
         ]  # fmt: skip
-    return [python, "-m", "lm_eval"]
+    return [python, "-m", LM_EVAL_MODULE]
 
 
 def preflight(backend: Backend, parallel: Parallelism) -> None:

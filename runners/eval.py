@@ -166,7 +166,8 @@ def command(args: argparse.Namespace, extra: list[str], plan: Plan | None = None
     """The whole command line: lm-eval's CLI, under ``accelerate launch`` for hf data parallel."""
     plan = plan or plan_of(args)
     prefix = backends.launcher(plan.backend, plan.parallel) if plan.backend else None
-    return (prefix or [sys.executable, "-m", "lm_eval"]) + lm_eval_argv(args, extra, plan)
+    prefix = prefix or [sys.executable, "-m", backends.LM_EVAL_MODULE]
+    return prefix + lm_eval_argv(args, extra, plan)
 
 
 def lite_samples(tasks: str, size: int) -> dict[str, list[int]]:
@@ -233,35 +234,6 @@ def annotate(results_path: Path) -> dict[str, Any]:
     return results
 
 
-def format_tables(results: dict[str, Any]) -> str:
-    """One plain-text table per group (and one for tasks outside any group)."""
-    scores = results.get("results", {})
-    groups = results.get("group_subtasks", {})
-    in_group = {t for subs in groups.values() for t in subs}
-    top = [g for g in groups if g not in in_group]
-    blocks = []
-
-    def rows(name: str, depth: int) -> list[str]:
-        metrics = {k: v for k, v in scores.get(name, {}).items() if "_stderr" not in k and "," in k}
-        lines = []
-        for key, value in metrics.items():
-            if not isinstance(value, int | float):
-                continue
-            stderr = scores[name].get(key.replace(",", "_stderr,"), None)
-            err = f" ± {stderr:.4f}" if isinstance(stderr, int | float) else ""
-            lines.append(f"{'  ' * depth}{name:<{44 - 2 * depth}} {key:<22} {value:.4f}{err}")
-        for sub in groups.get(name, []):
-            lines += rows(sub, depth + 1)
-        return lines
-
-    for g in top:
-        blocks.append(f"== {g} ==\n" + "\n".join(rows(g, 0)))
-    loose = [t for t in scores if t not in in_group and t not in groups]
-    if loose:
-        blocks.append("== tasks ==\n" + "\n".join(line for t in loose for line in rows(t, 0)))
-    return "\n\n".join(blocks)
-
-
 def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
     try:
@@ -279,9 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"biobench eval: lm-eval failed with exit code {proc.returncode}", file=sys.stderr)
         return proc.returncode
     results_path = newest_results(Path(args.output_path), started)
-    results = annotate(results_path)
-    print(format_tables(results))
-    print(f"\nresults: {results_path}")
+    annotate(results_path)  # the biobench block: suite version, data provenance
+    print(f"\nresults: {results_path}")  # lm-eval has printed its table
     print(
         f"samples: {results_path.parent}/samples_*_{results_path.stem.removeprefix('results_')}.jsonl"
     )

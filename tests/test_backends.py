@@ -34,7 +34,7 @@ def model_args_of(cmd: list[str]) -> dict:
 
 def lm_eval_part(cmd: list[str]) -> list[str]:
     """The arguments lm-eval's CLI receives (after ``-m lm_eval``)."""
-    at = max(i for i, a in enumerate(cmd) if a == "lm_eval" and cmd[i - 1] == "-m")
+    at = max(i for i, a in enumerate(cmd) if a == backends.LM_EVAL_MODULE and cmd[i - 1] == "-m")
     return cmd[at + 1 :]
 
 
@@ -50,7 +50,11 @@ def test_vllm_tensor_and_data_parallel_are_model_arguments(no_cuda):
          "--batch_size", "auto"]
     )  # fmt: skip
     cmd = eval_cmd.command(args, extra)
-    assert cmd[:3] == [sys.executable, "-m", "lm_eval"]  # vLLM runs its own workers / Ray tasks
+    assert cmd[:3] == [
+        sys.executable,
+        "-m",
+        backends.LM_EVAL_MODULE,
+    ]  # vLLM runs its own workers / Ray tasks
     lm = lm_eval_part(cmd)
     assert lm[0] == "run" and lm[lm.index("--model") + 1] == "vllm"
     assert model_args_of(cmd) == {
@@ -93,7 +97,7 @@ def test_hf_data_parallel_runs_lm_eval_under_accelerate(no_cuda):
         "--num_processes", "8", "--num_machines", "1", "--mixed_precision", "no",
         "--dynamo_backend", "no",
     ]  # fmt: skip
-    assert cmd[12:14] == ["-m", "lm_eval"]
+    assert cmd[12:14] == ["-m", backends.LM_EVAL_MODULE]
     lm = lm_eval_part(cmd)
     assert lm[lm.index("--model") + 1] == "hf"
     assert model_args_of(cmd) == {"pretrained": "/m", "dtype": "bfloat16"}  # no vLLM keys
@@ -103,7 +107,7 @@ def test_hf_data_parallel_runs_lm_eval_under_accelerate(no_cuda):
 def test_hf_one_process_is_plain_lm_eval_on_the_cpu_when_there_is_no_gpu(no_cuda):
     args, extra = parsed(["--model", "hf", "--model_args", "pretrained=/m", "--tasks", "x"])
     cmd = eval_cmd.command(args, extra)
-    assert cmd[:3] == [sys.executable, "-m", "lm_eval"]
+    assert cmd[:3] == [sys.executable, "-m", backends.LM_EVAL_MODULE]
     assert cmd[cmd.index("--device") + 1] == "cpu"
     assert model_args_of(cmd) == {"pretrained": "/m"}
 
