@@ -71,6 +71,10 @@ def test_task_runs_and_logs_counts(lm, task_manager, name, monkeypatch):
     assert scores["f1,none"] == pytest.approx(pooled.f1, abs=1e-12)
     assert scores["precision,none"] == pytest.approx(pooled.precision, abs=1e-12)
     assert scores["recall,none"] == pytest.approx(pooled.recall, abs=1e-12)
+    if name == "bio_hoc":  # BLUE's eval_hoc F1 from the same per-abstract counts
+        assert all(sample["f1_blue"] == sample["f1"] for sample in samples)
+        expected = ie_metrics.f1_blue_aggregate(logged)
+        assert scores["f1_blue,none"] == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.slow

@@ -183,6 +183,7 @@ def multilabel_gen_results(
         labels, understood = parse_labels(results[0], aliases, none_aliases)
         pred = sorted(labels)
         counts = ie_metrics.multilabel_counts(doc["labels"], pred)
-        return _scores(_item(counts, pred), unparsed=float(not understood))
+        item = _item(counts, pred)
+        return {**_scores(item, unparsed=float(not understood)), "f1_blue": item}
 
     return process_results
