@@ -150,7 +150,8 @@ CAVEATS: dict[str, str] = {
     "they are kept, as in lm-eval's headqa_en.",
     "bio_hoc": "The project's own hash split of 371 test abstracts (BLURB's PMID list is not "
     "available offline): not comparable with BLURB's table. Primary score: micro F1 over "
-    "(abstract, hallmark) decisions, sentence labels pooled per abstract.",
+    "(abstract, hallmark) decisions, sentence labels pooled per abstract; BLUE's eval_hoc F1 "
+    "(means of per-abstract precision and recall) is reported beside it as f1_blue.",
 }
 
 
