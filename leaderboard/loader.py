@@ -48,7 +48,7 @@ from tasks.common import atomic
 
 log = logging.getLogger(__name__)
 
-LOADER_VERSION = "5"  # bump when the tables' shape changes (invalidates caches)
+LOADER_VERSION = "6"  # bump when the tables' shape changes (invalidates caches)
 REFERENCE_DIR = "reference"
 CACHE_ENV = "BIOBENCH_CACHE_DIR"
 
@@ -65,7 +65,7 @@ SCORE_COLUMNS = [
     "benchmark", "source", "source_url", "setup", "shots", "fine_tuned_per_task",
     "baseline_majority", "baseline_majority_answer", "baseline_first", "baseline_random",
     "top_answer", "top_share", "baseline_p", "at_baseline", "baseline_note",
-    "subset",
+    "subset", "ref_model_type", "ref_base_model", "ref_n_parameters",
 ]  # fmt: skip
 ITEM_COLUMNS = [
     "submission_id", "task", "column", "filter", "doc_id", "doc_hash", "prompt_hash",
@@ -73,7 +73,7 @@ ITEM_COLUMNS = [
 ]  # fmt: skip
 PROBLEM_COLUMNS = ["file", "message"]
 
-_INT = {"n_parameters", "n_tasks", "n_items", "n_total", "n_shot", "shots", "doc_id", "choice",
+_INT = {"n_parameters", "ref_n_parameters", "n_tasks", "n_items", "n_total", "n_shot", "shots", "doc_id", "choice",
         "tp", "fp", "fn"}  # fmt: skip
 _FLOAT = {"limit", "value", "ci_low", "ci_high", "stderr", "baseline_majority", "baseline_first",
           "baseline_random", "top_share", "baseline_p"}  # fmt: skip
@@ -311,6 +311,9 @@ def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:
                     "fine_tuned_per_task": None,
                     **baseline_fields(task if primary else None),
                     "subset": item_subset(task),
+                    "ref_model_type": "",
+                    "ref_base_model": "",
+                    "ref_n_parameters": None,
                 }
             )
     return meta, rows
@@ -350,6 +353,9 @@ def reference_rows(ref: ReferenceFile, stem: str) -> list[dict]:
                     "fine_tuned_per_task": ref.setup.fine_tuned_per_task,
                     **baseline_fields(None),
                     "subset": "",
+                    "ref_model_type": str(row.model_type) if row.model_type else "",
+                    "ref_base_model": row.base_model,
+                    "ref_n_parameters": row.n_parameters,
                 }
             )
     return rows

@@ -630,6 +630,10 @@ class ReferenceRow(Strict):
     model: str = Field(description="model name as the source prints it")
     model_id: str = Field(default="", description="hub id, when one is known")
     n_parameters: int | None = Field(default=None, ge=0)
+    model_type: ModelType | None = Field(
+        default=None, description="as the source describes the model (None: it does not say)"
+    )
+    base_model: str = Field(default="", description="the model it was trained from, if stated")
     scores: list[ReferenceScore] = Field(min_length=1)
 
 

@@ -815,9 +815,9 @@ def frames_from_loader(
         {
             "model": ref["model"].astype(str),
             "status": REPORTED,
-            "model_type": UNKNOWN,
-            "n_parameters": np.nan,
-            "base_model": "",
+            "model_type": [t or UNKNOWN for t in ref["ref_model_type"].fillna("")],
+            "n_parameters": ref["ref_n_parameters"].astype(float),
+            "base_model": ref["ref_base_model"].fillna("").astype(str),
             "precision": "",
             "shots": [_shots_of_reference(s) for s in ref["shots"]],
             "date": "",

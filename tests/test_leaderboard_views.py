@@ -4,6 +4,7 @@ ranks, filters, sizes, families, safe text, the loader adapter and the page tabl
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -577,3 +578,19 @@ def test_model_page_lists_baselines_or_says_they_are_missing():
         first["top share"] == pytest.approx(100.0) and first["at baseline"] == f"{views.FLAG} yes"
     )
     assert math.isnan(second["majority"]) and "biobench baselines" in second["note"]
+
+
+def test_published_rows_carry_the_type_and_base_model_their_source_states():
+    """The repository's own reference files: no "unknown" type where the source says it."""
+    from leaderboard import loader
+
+    tables = loader.load_tables(Path(__file__).resolve().parents[1] / "submissions", cache=False)
+    rows, _ = views.frames_from_loader(tables.submissions, tables.scores)
+    reported = rows[rows["status"] == "reported"]
+    biomistral = reported[reported["model"] == "BioMistral/BioMistral-7B"]
+    assert set(biomistral["model_type"]) == {"domain-adapted"}
+    assert set(biomistral["base_model"]) == {"mistralai/Mistral-7B-Instruct-v0.1"}
+    assert set(reported.loc[reported["model"] == "mistralai/Mistral-7B-v0.1", "model_type"]) == {
+        "base"
+    }
+    assert (reported["model_type"] != views.UNKNOWN).mean() > 0.9
