@@ -34,9 +34,12 @@ MAX_NEW = 64
 def meqsum_prompts(n: int) -> list[str]:
     from lm_eval.tasks import TaskManager
 
+    from runners.eval import _registered
     from tasks import registry
 
-    manager = TaskManager(include_path=str(registry.TASKS_DIR))
+    # registered with lm-eval (make setup): found without include_path, which would re-index
+    # them and warn once per task that it overrides the registered copy
+    manager = TaskManager() if _registered() else TaskManager(include_path=str(registry.TASKS_DIR))
     task = manager.load_task_or_group(["bio_meqsum"])["bio_meqsum"]
     docs = list(task.test_docs())[:n]
     return [task.doc_to_text(doc) for doc in docs]

@@ -108,32 +108,34 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "unknown lm-eval group(s) ['bio_nope']" in capsys.readouterr().err
 
 
+def tiny_config(tmp_path: Path, tiny_llama: Path, **over) -> Path:
+    """A finetune config for the tiny LLaMA: 36 records, 2-record steps, checkpoints every 2."""
+    config = tmp_path / "tiny.yaml"
+    values = {
+        "base_model": str(tiny_llama),
+        "output_dir": "unused",
+        "data": str(write_data(tmp_path / "data.jsonl", n=36)),
+        "val_size": 3,
+        "cutoff_len": 256,
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "batch_size": 2,
+        "micro_batch_size": 2,
+        "warmup_steps": 0,
+        "logging_steps": 1,
+        "eval_steps": 2,
+        "save_steps": 2,
+    }
+    config.write_text(yaml.safe_dump({**values, **over}))
+    return config
+
+
 @pytest.mark.slow
 def test_ablation_wiring_on_tiny_models(tiny_llama, tmp_path, monkeypatch):
     """Adapters per subset, evaluation via biobench eval + peft, submissions, matrix, reuse."""
     monkeypatch.setenv("BIOBENCH_SOURCE", "sample")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models: threads only add contention
-    config = tmp_path / "tiny.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base_model": str(tiny_llama),
-                "output_dir": "unused",
-                "data": str(write_data(tmp_path / "data.jsonl", n=36)),
-                "val_size": 3,
-                "cutoff_len": 256,
-                "lora_r": 4,
-                "lora_alpha": 8,
-                "learning_rate": 0.02,
-                "batch_size": 2,
-                "micro_batch_size": 2,
-                "warmup_steps": 0,
-                "logging_steps": 1,
-                "eval_steps": 2,
-                "save_steps": 2,
-            }
-        )
-    )
+    config = tiny_config(tmp_path, tiny_llama, learning_rate=0.02)
     out = tmp_path / "ablation"
     # --gen_kwargs is not an ablation option: it goes through biobench eval to lm-eval
     argv = [
@@ -222,26 +224,7 @@ def test_lite_per_group_and_generation_caps(capsys):
 def test_adapters_train_in_parallel_processes_as_they_would_one_by_one(tiny_llama, tmp_path):
     """--train-jobs 2: two spawned processes train two adapters; each is byte for byte the
     adapter the same config trains alone (config + seed + data decide it, not the schedule)."""
-    config = tmp_path / "tiny.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base_model": str(tiny_llama),
-                "output_dir": "unused",
-                "data": str(write_data(tmp_path / "data.jsonl", n=36)),
-                "val_size": 3,
-                "cutoff_len": 256,
-                "lora_r": 4,
-                "lora_alpha": 8,
-                "batch_size": 2,
-                "micro_batch_size": 2,
-                "warmup_steps": 0,
-                "logging_steps": 1,
-                "eval_steps": 2,
-                "save_steps": 2,
-            }
-        )
-    )
+    config = tiny_config(tmp_path, tiny_llama)
 
     def plan_at(folder: str, jobs: int) -> ablation.Plan:
         return ablation.Plan(
