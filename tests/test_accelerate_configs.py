@@ -17,6 +17,8 @@ import pytest
 from runners import finetune
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # AppTest / accelerate / worker processes: make test, not test-fast
+
 CONFIGS = ROOT / "runners" / "configs" / "accelerate"
 LLAMA = ["llama1-7b", "llama1-13b", "llama2-7b", "llama2-13b"]
 EXPECTED = {"ddp": "MULTI_GPU", "fsdp": "FSDP", "deepspeed_zero3": "DEEPSPEED"}

@@ -28,6 +28,8 @@ from leaderboard.schemas import (
 from leaderboard.store import Store
 from tasks import registry
 
+pytestmark = pytest.mark.slow  # AppTest / accelerate / worker processes: make test, not test-fast
+
 APP = str(Path(__file__).resolve().parents[1] / "leaderboard" / "app.py")
 TIMEOUT = 60
 

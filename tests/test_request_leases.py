@@ -24,6 +24,8 @@ from leaderboard.store import Store
 from runners import worker
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # AppTest / accelerate / worker processes: make test, not test-fast
+
 FORK = multiprocessing.get_context("fork")
 
 
