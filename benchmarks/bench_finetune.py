@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from runners import finetune as ft
-from runners import finetune_data as fd
+from runners import finetuning as ft
+from runners.finetuning import data as fd
 from tasks.common.prompting import load_template
 
 CUTOFF = 384

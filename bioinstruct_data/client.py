@@ -1,7 +1,7 @@
 """The project's one wrapper around ``openai.AsyncOpenAI``: retries with backoff, timeouts, usage
 and a cost budget. Both callers of an OpenAI-compatible endpoint use it: the instruction recipe
 (``bioinstruct_data.generate`` / ``classify`` / ``batch``) and the LLM judge
-(``runners.judge_client``), which may import ``bioinstruct_data`` (never the reverse).
+(``runners.judging.client``), which may import ``bioinstruct_data`` (never the reverse).
 
 * Retries: the ``openai`` client's own are switched off (``max_retries=0``) so that every attempt
   is visible here. 408, 409, 429 and 5xx, timeouts, connection errors and malformed bodies are

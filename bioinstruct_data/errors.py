@@ -2,7 +2,7 @@
 
 ``ConfigError`` lives here, in a module that imports nothing, so that any layer may raise it:
 ``bioinstruct_data`` (the instruction recipe, its client and price table) and ``runners`` (the
-LLM judge today; ``runners/finetune.py`` can import it from here instead of defining its own).
+LLM judge, ``runners/judging``, and the LoRA recipe, ``runners/finetuning``).
 """
 
 from __future__ import annotations

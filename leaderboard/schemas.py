@@ -330,6 +330,10 @@ class RunInfo(Strict):
         default=None, description="lm-eval --limit shared by all results files (else per task)"
     )
     evaluated_at: datetime | None = None
+    chat_template: bool = Field(
+        default=False,
+        description="prompts wrapped in the model's chat template (lm-eval --apply_chat_template)",
+    )
     results_files: list[str] = Field(description="original names of the lm-eval results files")
 
 

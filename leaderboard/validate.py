@@ -737,6 +737,13 @@ def _run_info(runs: Sequence[RunFile], evaluated: datetime | None) -> RunInfo:
     first, config = runs[0].data, runs[0].data["config"]
     seeds = {k: config.get(k) for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")}
     limits = {run.data["config"].get("limit") for run in runs}
+    forms = {run.path.name: bool(run.data.get("chat_template")) for run in runs}
+    if len(set(forms.values())) > 1:
+        chat = sorted(name for name, wrapped in forms.items() if wrapped)
+        raise SubmissionError(
+            f"results files mix prompt forms: {', '.join(chat)} used the chat template "
+            "(--apply_chat_template), the others did not; submit each form as its own run"
+        )
     return RunInfo(
         lm_eval_version=str(first["lm_eval_version"]),
         transformers_version=str(first.get("transformers_version") or ""),
@@ -749,6 +756,7 @@ def _run_info(runs: Sequence[RunFile], evaluated: datetime | None) -> RunInfo:
         seeds={k: (int(v) if isinstance(v, int | float) else None) for k, v in seeds.items()},
         limit=limits.pop() if len(limits) == 1 else None,  # per task: tasks[].data.limit
         evaluated_at=evaluated,
+        chat_template=any(forms.values()),
         results_files=[run.path.name for run in runs],
     )
 

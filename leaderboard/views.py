@@ -651,6 +651,16 @@ def category_chart_data(
     return long.drop(columns="position").reset_index(drop=True)
 
 
+# Chart labels longer than this many characters are shortened in the middle: the organisation
+# and the end of the name stay (runs of one model differ at the end), the tooltip has it all.
+CHART_LABEL_CHARS = 40
+_HEAD = 15
+CHART_LABEL_EXPR = (
+    f"length(datum.label) > {CHART_LABEL_CHARS} ? slice(datum.label, 0, {_HEAD}) + '…' + "
+    f"slice(datum.label, {_HEAD + 1 - CHART_LABEL_CHARS}) : datum.label"
+)
+
+
 def category_chart_spec(categories: Sequence[str], models: Sequence[str]) -> dict:
     """Vega-Lite small multiples: one bar chart per category, models in the given order."""
     return {
@@ -664,7 +674,8 @@ def category_chart_spec(categories: Sequence[str], models: Sequence[str]) -> dic
             "mark": {"type": "bar", "cornerRadiusEnd": 2},
             "encoding": {
                 "y": {"field": "model", "type": "nominal", "title": None,
-                      "sort": list(models), "axis": {"labelLimit": 240, "labelOverlap": False}},
+                      "sort": list(models), "axis": {"labelLimit": 240, "labelOverlap": False,
+                                                       "labelExpr": CHART_LABEL_EXPR}},
                 "x": {"field": "value", "type": "quantitative", "title": "average (%)",
                       "scale": {"domain": [0, 100]}},
                 "color": STATUS_COLOR,
@@ -985,11 +996,12 @@ def model_links(sub) -> list[tuple[str, str, str]]:
     return out
 
 
-def submission_files(sub, folder: str) -> pd.DataFrame:
-    """The files a submission stores (role, path in the store, bytes, SHA-256)."""
-    rows = [("submission", f"{folder}/submission.json", None, "")]
-    rows += [(f.role, f"{folder}/{f.name}", f.bytes, f.sha256) for f in sub.files]
-    return pd.DataFrame(rows, columns=["role", "path", "bytes", "sha256"])
+def submission_files(sub) -> pd.DataFrame:
+    """The files a submission stores (role, file name in its folder, bytes, SHA-256; the
+    ``submission.json`` itself has neither)."""
+    rows = [("submission", "submission.json", None, None)]
+    rows += [(f.role, f.name, f.bytes, f.sha256) for f in sub.files]
+    return pd.DataFrame(rows, columns=["role", "file", "bytes", "sha256"])
 
 
 BASELINE_TABLE_COLUMNS = [

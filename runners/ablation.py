@@ -35,14 +35,14 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from runners import finetune as ft
-from runners.cli import Parser
+from runners import finetuning as ft
+from runners.cli import Parser, runs_dir
 from tasks import registry
 from tasks.common import atomic
 
@@ -104,7 +104,7 @@ class Plan:
         """SHA-256 of everything that determines a label's stored submission."""
         train = None
         if label != BASE:
-            train = asdict(self.finetune_config(label))
+            train = self.finetune_config(label).model_dump()
             train.pop("output_dir")
         blob = {
             "train": train,
@@ -131,7 +131,7 @@ def finished(cfg: ft.FinetuneConfig) -> bool:
     out = Path(cfg.output_dir)
     if not (out / "run.json").is_file() or not (out / "config.json").is_file():
         return False
-    return json.loads((out / "config.json").read_text(encoding="utf-8")) == asdict(cfg)
+    return json.loads((out / "config.json").read_text(encoding="utf-8")) == cfg.model_dump()
 
 
 def train_adapter(plan: Plan, subset: str) -> Path:
@@ -313,7 +313,7 @@ def write_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    from runners.finetune_data import file_sha256
+    from runners.finetuning.data import file_sha256
 
     return file_sha256(path)
 
@@ -741,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", default="smollm2-135m", help="finetune config (name or YAML)")
-    parser.add_argument("--output-dir", type=Path, default=Path("runs/ablation"))
+    parser.add_argument("--output-dir", type=Path, default=runs_dir("ablation"))
     parser.add_argument(
         "--max-steps",
         type=int,
@@ -828,8 +828,6 @@ def parse_lite(values: list[str], groups: tuple[str, ...]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runners.finetune_data import InstructionDataError
-
     args, eval_args = build_parser().parse_known_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -879,7 +877,7 @@ def main(argv: list[str] | None = None) -> int:
         plan.finetune_config(subsets[0])  # a bad config fails before any work
         check_groups(plan.groups)
         report = run(plan)
-    except (ft.ConfigError, InstructionDataError) as exc:
+    except (ft.ConfigError, ft.InstructionDataError) as exc:
         print(f"biobench ablation: {exc}", file=sys.stderr)
         return 2
     print((plan.reports / "transfer.md").read_text(encoding="utf-8"))

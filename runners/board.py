@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 APP = Path(__file__).resolve().parents[1] / "leaderboard" / "app.py"
 DEFAULT_PORT = 8501
+THEMES = ("light", "dark")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,11 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="submissions folder (default: the repository's submissions/)",
     )
+    parser.add_argument(
+        "--theme",
+        choices=THEMES,
+        default=None,
+        help="colour theme, Streamlit's theme.base (default: follow each visitor's system setting)",
+    )
     return parser
 
 
-def streamlit_command(port: int) -> list[str]:
-    return [
+def streamlit_command(port: int, theme: str | None = None) -> list[str]:
+    command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
@@ -49,6 +56,9 @@ def streamlit_command(port: int) -> list[str]:
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "viewer",
     ]  # fmt: skip
+    if theme is not None:
+        command += ["--theme.base", theme]
+    return command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         env[SUBMISSIONS_ENV] = str(folder)
-    command = streamlit_command(args.port)
+    command = streamlit_command(args.port, args.theme)
     print(f"leaderboard on http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     log.info("running: %s", " ".join(command))
     # Replace this process: signals (Ctrl-C, a supervisor's SIGTERM) reach Streamlit directly.

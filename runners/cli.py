@@ -1,7 +1,9 @@
 """``biobench``: one console script, one subcommand per stage.
 
-Each subcommand is a module of ``runners`` with ``main(argv) -> int``, imported only when it
-runs (so ``biobench submit`` does not load torch).
+Each subcommand is a thin module of ``runners`` with ``main(argv) -> int`` (its parser and exit
+codes), imported only when it runs (so ``biobench submit`` does not load torch); the larger ones
+call a library package: ``runners.finetuning`` (``finetune``, ``ablation``) and
+``runners.judging`` (``judge``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
+
+RUNS_ENV = "BIOBENCH_RUNS_DIR"
+
+
+def runs_dir(*parts: str) -> Path:
+    """Default home of every command's outputs: ``$BIOBENCH_RUNS_DIR``, else the checkout's
+    ``runs/`` (like the submissions store's default), never the current working directory."""
+    root = os.environ.get(RUNS_ENV) or Path(__file__).resolve().parents[1] / "runs"
+    return Path(root).joinpath(*parts)
+
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

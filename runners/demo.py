@@ -62,32 +62,72 @@ def _run(cmd: list[str]) -> None:
         raise SystemExit(f"demo: step failed (exit {proc.returncode}): {' '.join(cmd)}")
 
 
-class Steps:
-    """Named steps whose results persist in a JSON state file (atomic writes)."""
+# Seconds each step took in the measured run (README "What `make demo` does": 2-core CPU, real
+# data, idle); a rerun uses its own last measurement instead, from the state file.
+ESTIMATES = {
+    "prepare the embedded model": 20,
+    "evaluate the base model": 232,
+    "LoRA-tune on offline instructions": 69,
+    "evaluate the tuned model": 194,
+    "submit both runs": 15,
+    "write the comparison report": 10,
+    "done": 0,
+}
 
-    def __init__(self, path: Path) -> None:
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Steps:
+    """Named steps whose results persist in a JSON state file (atomic writes), each announced
+    with its number, the time since the start, and an estimate of it and of what is left."""
+
+    def __init__(self, path: Path, names: list[str]) -> None:
         self.path = path
+        self.names = names
         self.state: dict[str, object] = (
             json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         )
+        self.seconds: dict[str, float] = dict(self.state.get("_seconds", {}))  # type: ignore[arg-type]
+        self.started = time.time()
         self.count = 0
 
-    def run(self, name: str, total: int, fn: Callable[[], object]) -> object:
+    def estimate(self, name: str) -> float:
+        return float(self.seconds.get(name, ESTIMATES.get(name, 0)))
+
+    def left(self, name: str) -> float:
+        todo = self.names[self.names.index(name) :]
+        return sum(self.estimate(n) for n in todo if n not in self.state)
+
+    def run(self, name: str, fn: Callable[[], object]) -> object:
         self.count += 1
+        head = f"[{self.count}/{len(self.names)}] {name}"
         if name in self.state:
-            print(f"[{self.count}/{total}] {name}: done before, reusing", flush=True)
+            print(f"{head}: done before, reusing", flush=True)
             return self.state[name]
-        print(f"[{self.count}/{total}] {name} ...", flush=True)
+        print(
+            f"{head} ... (elapsed {_clock(time.time() - self.started)}; this step about "
+            f"{_clock(self.estimate(name))}, about {_clock(self.left(name))} left in all)",
+            flush=True,
+        )
         started = time.time()
         result = fn()
+        self.seconds[name] = round(time.time() - started, 1)
         self.state[name] = result
+        self.state["_seconds"] = self.seconds
         atomic.write_json(self.path, self.state)
-        print(f"[{self.count}/{total}] {name}: {time.time() - started:.0f} s", flush=True)
+        print(f"{head}: {_clock(self.seconds[name])}", flush=True)
         return result
 
 
-def evaluate(cfg: DemoConfig, model_args: str, folder: Path) -> str:
-    for group, limit in cfg.limits:
+def evaluate(cfg: DemoConfig, model_args: str, root: Path) -> str:
+    """Each group of ``cfg.limits``; lm-eval writes them all to ``root/<model>/``."""
+    from runners.eval import run_folder_name
+
+    for k, (group, limit) in enumerate(cfg.limits, 1):
+        print(f"  group {k}/{len(cfg.limits)}: {group}, first {limit} items per task", flush=True)
         _run(
             _python(
                 "eval",
@@ -106,10 +146,10 @@ def evaluate(cfg: DemoConfig, model_args: str, folder: Path) -> str:
                 "--gen_kwargs",
                 f"max_gen_toks={cfg.max_gen_toks}",
                 "--output_path",
-                str(folder / group),
+                str(root),
             )
         )
-    return str(folder)
+    return str(root / (run_folder_name(model_args) or ""))
 
 
 def training_data(cfg: DemoConfig) -> str:
@@ -118,11 +158,10 @@ def training_data(cfg: DemoConfig) -> str:
 
 
 def submit(folder: Path, model_id: str, store: Path, extra: list[str]) -> str:
-    runs = sorted(str(p) for p in folder.iterdir() if p.is_dir())
     _run(
         _python(
             "submit",
-            *runs,
+            str(folder),
             "--model-id",
             model_id,
             "--store",
@@ -136,6 +175,67 @@ def submit(folder: Path, model_id: str, store: Path, extra: list[str]) -> str:
         )
     )
     return model_id
+
+
+class Demo:
+    """The demo's steps, each a method, run in order by ``run`` through ``Steps``."""
+
+    def __init__(self, cfg: DemoConfig) -> None:
+        self.cfg = cfg
+        self.store = cfg.out / "submissions"
+        self.evals = cfg.out / "eval"
+        self.adapter_dir = cfg.out / "finetune"
+
+    def prepare(self) -> str:
+        from runners.model import prepare_default_model
+
+        return str(prepare_default_model())
+
+    def finetune(self) -> str:
+        cfg = self.cfg
+        _run(
+            _python(
+                "finetune", "--config", cfg.finetune_config, "--output-dir",
+                str(self.adapter_dir), "--data", training_data(cfg), "--max-steps",
+                str(cfg.finetune_steps),
+            )
+        )  # fmt: skip
+        return str(self.adapter_dir / "adapter")
+
+    def submit_both(self, base_runs: Path, tuned_runs: Path, adapter: str) -> list[str]:
+        common = ["--license", "apache-2.0", "--n-parameters", "134515008"]
+        common += ["--model-type", "instruction-tuned"]
+        tuned = [*common, "--base-model", BASE_ID, "--adapter", adapter]
+        return [
+            submit(base_runs, BASE_ID, self.store, common),
+            submit(tuned_runs, TUNED_ID, self.store, tuned),
+        ]
+
+    def report(self) -> str:
+        out = self.cfg.out / "report.html"
+        for target in (out, out.with_suffix(".md")):
+            compare = ["compare", BASE_ID, TUNED_ID, "--store", str(self.store)]
+            _run(_python(*compare, "--out", str(target)))
+        return str(out)
+
+    def run(self, steps: Steps) -> str:
+        base = str(steps.run("prepare the embedded model", self.prepare))
+        base_args = f"pretrained={base}"
+        base_runs = steps.run(
+            "evaluate the base model", lambda: evaluate(self.cfg, base_args, self.evals)
+        )
+        adapter = str(steps.run("LoRA-tune on offline instructions", self.finetune))
+        tuned_args = f"{base_args},peft={adapter}"
+        tuned_runs = steps.run(
+            "evaluate the tuned model", lambda: evaluate(self.cfg, tuned_args, self.evals)
+        )
+        steps.run(
+            "submit both runs",
+            lambda: self.submit_both(Path(str(base_runs)), Path(str(tuned_runs)), adapter),
+        )
+        report = str(steps.run("write the comparison report", self.report))
+        steps.run("done", lambda: True)
+        return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,99 +253,11 @@ def main(argv: list[str] | None = None) -> int:
             "demo: no BIOBENCH_DATA_DIR — evaluating on the shipped SAMPLES (scores mean nothing)"
         )
     print("demo config: " + json.dumps(asdict(cfg), default=str))
-    steps = Steps(cfg.state_file)
-    total = 7
-    store = cfg.out / "submissions"
-
-    def prepare() -> str:
-        from runners.model import prepare_default_model
-
-        return str(prepare_default_model())
-
-    base = str(steps.run("prepare the embedded model", total, prepare))
-    base_runs = Path(
-        str(
-            steps.run(
-                "evaluate the base model",
-                total,
-                lambda: evaluate(cfg, f"pretrained={base}", cfg.out / "eval" / "base"),
-            )
-        )
-    )
-    adapter_dir = cfg.out / "finetune"
-
-    def finetune() -> str:
-        _run(
-            _python(
-                "finetune",
-                "--config",
-                cfg.finetune_config,
-                "--output-dir",
-                str(adapter_dir),
-                "--data",
-                training_data(cfg),
-                "--max-steps",
-                str(cfg.finetune_steps),
-            )
-        )
-        return str(adapter_dir / "adapter")
-
-    adapter = str(steps.run("LoRA-tune on offline instructions", total, finetune))
-    tuned_runs = Path(
-        str(
-            steps.run(
-                "evaluate the tuned model",
-                total,
-                lambda: evaluate(
-                    cfg, f"pretrained={base},peft={adapter}", cfg.out / "eval" / "tuned"
-                ),
-            )
-        )
-    )
-
-    def submit_both() -> list[str]:
-        common = ["--license", "apache-2.0", "--n-parameters", "134515008"]
-        return [
-            submit(base_runs, BASE_ID, store, [*common, "--model-type", "instruction-tuned"]),
-            submit(
-                tuned_runs,
-                TUNED_ID,
-                store,
-                [
-                    *common,
-                    "--model-type",
-                    "instruction-tuned",
-                    "--base-model",
-                    BASE_ID,
-                    "--adapter",
-                    adapter,
-                ],
-            ),
-        ]
-
-    steps.run("submit both runs", total, submit_both)
-
-    def report() -> str:
-        out = cfg.out / "report.html"
-        _run(_python("compare", BASE_ID, TUNED_ID, "--store", str(store), "--out", str(out)))
-        _run(
-            _python(
-                "compare",
-                BASE_ID,
-                TUNED_ID,
-                "--store",
-                str(store),
-                "--out",
-                str(out.with_suffix(".md")),
-            )
-        )
-        return str(out)
-
-    report_path = steps.run("write the comparison report", total, report)
-    steps.run("done", total, lambda: True)
-    print(f"\nreport: {report_path} (and {Path(str(report_path)).with_suffix('.md')})")
-    print(f"submissions: {store}")
-    print(f"open the leaderboard:  .venv/bin/biobench leaderboard --submissions {store}")
+    demo = Demo(cfg)
+    report_path = demo.run(Steps(cfg.state_file, list(ESTIMATES)))
+    print(f"\nreport: {report_path} (and {Path(report_path).with_suffix('.md')})")
+    print(f"submissions: {demo.store}")
+    print(f"open the leaderboard:  .venv/bin/biobench leaderboard --submissions {demo.store}")
     return 0
 
 

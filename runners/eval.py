@@ -8,7 +8,7 @@ Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
   ``hf`` model (data parallel under ``accelerate launch``, one process per GPU) or ``vllm``
   model (tensor parallel replicas, data-parallel replicas on Ray), model arguments passed as one
   JSON object (``runners/backends.py``; the README's "Scaling" section has the commands);
-* ``--log_samples`` on (``--no_log_samples`` to turn it off), ``--output_path runs`` by default;
+* ``--log_samples`` on (``--no_log_samples`` to turn it off), ``--output_path`` the checkout's ``runs/`` by default;
   lm-eval writes ``<output_path>/<model>/results_<time>.json`` and ``samples_<task>_<time>.jsonl``;
 * a ``biobench`` block in the results JSON: suite version, and per task the data source,
   record count and SHA-256 of the canonical test records, so a run can be checked later.
@@ -32,14 +32,12 @@ from typing import Any
 from leaderboard.schemas import MAX_DATA_PARALLEL, MAX_TENSOR_PARALLEL
 from runners import backends
 from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse_model_args
-from runners.cli import Parser
+from runners.cli import Parser, runs_dir
 from tasks import registry
 from tasks.common import atomic
 from tasks.common.sources import load
 
 log = logging.getLogger(__name__)
-
-DEFAULT_OUTPUT = "runs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(accelerate launch), vllm = replicas on Ray",
     )
     parser.add_argument("--tasks", required=True, help="comma-separated tasks or groups")
-    parser.add_argument("--output_path", default=DEFAULT_OUTPUT, help="results folder root")
+    parser.add_argument(
+        "--output_path",
+        default=str(runs_dir()),
+        help="results folder root (default: the checkout's runs/, or $BIOBENCH_RUNS_DIR)",
+    )
     parser.add_argument(
         "--no_log_samples", action="store_true", help="do not log per-sample records"
     )
@@ -142,7 +144,8 @@ def plan_of(args: argparse.Namespace) -> Plan:
 def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None = None) -> list[str]:
     """The ``lm_eval run`` argument list for the parsed ``biobench eval`` arguments."""
     plan = plan or plan_of(args)
-    argv = ["run", "--model", plan.model, "--tasks", args.tasks, "--output_path", args.output_path]
+    output = results_target(args.output_path, plan.model_args)
+    argv = ["run", "--model", plan.model, "--tasks", args.tasks, "--output_path", output]
     if not _registered():  # else lm-eval finds the tasks itself, and would warn per task that
         argv += ["--include_path", str(registry.TASKS_DIR)]  # --include_path overrides them
     if isinstance(plan.model_args, dict):
@@ -168,6 +171,47 @@ def command(args: argparse.Namespace, extra: list[str], plan: Plan | None = None
     prefix = backends.launcher(plan.backend, plan.parallel) if plan.backend else None
     prefix = prefix or [sys.executable, "-m", backends.LM_EVAL_MODULE]
     return prefix + lm_eval_argv(args, extra, plan)
+
+
+def run_folder_name(model_args: dict[str, Any] | str) -> str | None:
+    """A short results folder name for a model loaded from a local folder, else None.
+
+    lm-eval names the folder after ``pretrained`` with every ``/`` made ``__``, so a local path
+    gives ``__root__.cache__...__smollm2-135m-instruct``. A local model is named after its
+    folder, a local PEFT adapter is appended (``base+adapter``; a folder called ``adapter`` is
+    named after its parent, as ``biobench finetune`` writes ``<run>/adapter``). Hub ids keep
+    lm-eval's own ``org__name``.
+    """
+    args = model_args if isinstance(model_args, dict) else _kv(model_args)
+    pretrained = str(args.get("pretrained") or "")
+    if not pretrained or not Path(pretrained).expanduser().exists():
+        return None
+    name = Path(pretrained).expanduser().resolve().name
+    peft = str(args.get("peft") or "")
+    if peft and Path(peft).expanduser().exists():
+        folder = Path(peft).expanduser().resolve()
+        name += "+" + (folder.parent.name if folder.name == "adapter" else folder.name)
+    elif peft:
+        name += "+" + peft.replace("/", "__")
+    return name
+
+
+def _kv(model_args: str) -> dict[str, str]:
+    try:
+        return {k: str(v) for k, v in parse_model_args(model_args).items()}
+    except (BackendError, SystemExit, ValueError):  # lm-eval reports a bad value itself
+        return {}
+
+
+def results_target(output_path: str, model_args: dict[str, Any] | str) -> str:
+    """lm-eval's ``--output_path``: ``<root>/<short name>/results.json`` for a local model.
+
+    With a ``.json`` path lm-eval writes ``results_<time>.json`` and the samples logs next to
+    it, so a local model's run lands in ``runs/<model>/`` like a hub model's, not under its
+    flattened absolute path.
+    """
+    name = None if output_path.endswith(".json") else run_folder_name(model_args)
+    return str(Path(output_path) / name / "results.json") if name else output_path
 
 
 def lite_samples(tasks: str, size: int) -> dict[str, list[int]]:

@@ -18,31 +18,26 @@ resumes where it stopped. Unparsable answers are recorded as such and never coun
 Exit status: 0 done; 2 bad arguments or the endpoint refused every request; 3 stopped by
 ``--max-cost`` (rerun with a larger budget to continue); 4 some items failed after all retries
 (rerun to retry only those).
+
+The command; the library is ``runners/judging/`` (schemas, rubric, client, store, run).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import sys
-from collections import defaultdict
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.client import resolve_api_key
 from bioinstruct_data.errors import ConfigError
 from bioinstruct_data.prices import PRICES_FILE, load_prices, lookup
-from runners import judge_store as store
 from runners.cli import Parser
-from runners.judge_client import Budget, FatalJudgeError, JudgeClient
-from runners.judge_rubric import Rubric, load_rubric
-from runners.judge_schemas import JudgeConfig, JudgeItem, Price, Verdict
-from tasks.common import atomic
-
-log = logging.getLogger(__name__)
+from runners.judging import store
+from runners.judging.client import FatalJudgeError
+from runners.judging.rubric import load_rubric
+from runners.judging.run import api_key, collect, judge_all, summarise
+from runners.judging.schemas import JudgeConfig, Price
 
 DEFAULTS = JudgeConfig()
 
@@ -126,103 +121,6 @@ def config_from_args(args: argparse.Namespace) -> JudgeConfig:
     )
 
 
-def api_key(config: JudgeConfig) -> str:
-    return resolve_api_key(config.api_key_env, config.base_url)
-
-
-async def judge_pending(
-    pending: dict[str, JudgeItem],
-    config: JudgeConfig,
-    rubric: Rubric,
-    key: str,
-    cache: store.CacheWriter,
-) -> tuple[dict[str, Verdict], dict[str, Any]]:
-    """Verdicts for the pending items (by cache key), cached as each arrives."""
-    from tqdm import tqdm
-
-    budget = Budget(config.max_cost)
-    client = JudgeClient(config, rubric, key, budget)
-    out: dict[str, Verdict] = {}
-
-    async def one(k: str, item: JudgeItem) -> None:
-        verdict = await client.judge(item, k)
-        cache.append(verdict)
-        out[k] = verdict
-        bar.update(1)
-
-    bar = tqdm(total=len(pending), desc=f"judge {config.model}", unit="item")
-    jobs = [asyncio.create_task(one(k, item)) for k, item in pending.items()]
-    try:
-        await asyncio.gather(*jobs)
-    except FatalJudgeError:
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
-        raise
-    finally:
-        bar.close()
-        await client.close()
-    run = {
-        "requests_sent": client.counters.requests,
-        "retries": client.counters.retries,
-        "failures_by_kind": client.counters.by_error,
-        "cost_usd": budget.spent if config.price is not None else None,
-        "stopped_by_budget": budget.stopped,
-    }
-    return out, run
-
-
-def summarise(
-    groups: dict[tuple[Path, str], list[tuple[store.SamplesFile, list[JudgeItem], list[str]]]],
-    verdicts: dict[str, Verdict],
-    config: JudgeConfig,
-    rubric: Rubric,
-    run: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """Write per-item files, summaries and plots; return the summaries."""
-    summaries = []
-    for files in groups.values():
-        per_task: dict[str, dict[str, Any]] = {}
-        pooled: list[Verdict] = []
-        for sf, items, keys in files:
-            vs = [verdicts[k] for k in keys]
-            item_path, summary_path, plot_path = store.outputs_for(sf)
-            store.write_item_scores(item_path, items, vs)
-            per_task[sf.task] = {
-                **store.task_summary(vs),
-                "scores_file": item_path.name,
-                "samples_file": sf.path.name,
-            }
-            pooled += vs
-        means = [s["mean"] for s in per_task.values() if s["mean"] is not None]
-        summary = {
-            "judge": {
-                "model": config.model,
-                "base_url": config.base_url,
-                "rubric": {"name": rubric.name, "version": rubric.version, "sha256": rubric.sha256},
-                "max_tokens": config.max_tokens,
-                "temperature": config.temperature,
-                "price_usd_per_mtok": asdict(config.price) if config.price else None,
-                "max_cost_usd": config.max_cost,
-            },
-            "tasks": per_task,
-            "all_items": store.task_summary(pooled),
-            "macro_mean": sum(means) / len(means) if len(means) == len(per_task) else None,
-            "cost_usd_of_verdicts": _sum_cost(pooled),
-            "this_run": run,
-        }
-        atomic.write_text(summary_path, json.dumps(summary, indent=2, ensure_ascii=False))
-        title = f"{config.model} judge, rubric v{rubric.version} — {summary_path.parent.name}"
-        store.plot_summary(plot_path, per_task, title)
-        summaries.append({"path": str(summary_path), **summary})
-    return summaries
-
-
-def _sum_cost(verdicts: list[Verdict]) -> float | None:
-    costs = [v.cost for v in verdicts if v.status in ("ok", "unparsable")]
-    return None if any(c is None for c in costs) else float(sum(costs))
-
-
 def print_table(summaries: list[dict[str, Any]]) -> None:
     for s in summaries:
         print(f"\n== {s['path']} ==")
@@ -244,65 +142,13 @@ def print_table(summaries: list[dict[str, Any]]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        config = config_from_args(args)
-        rubric = load_rubric(config.rubric)
-        key = api_key(config)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"biobench judge: {exc}", file=sys.stderr)
-        return 2
-    root = args.run_dir
-    if not root.is_dir():
-        print(f"biobench judge: {root} is not a folder", file=sys.stderr)
-        return 2
-    files = store.find_samples(root, config.tasks)
-    if not files:
-        print(
-            f"biobench judge: no samples_<task>_*.jsonl of {', '.join(config.tasks)} under "
-            f"{root}; run `biobench eval --tasks bio_gen --output_path {root}` first "
-            "(it logs samples)",
-            file=sys.stderr,
-        )
-        return 2
-    config = replace(config, cache_path=config.cache_path or root / store.CACHE_NAME)
+def _fail(message: object) -> int:
+    print(f"biobench judge: {message}", file=sys.stderr)
+    return 2
 
-    groups: dict[tuple[Path, str], list] = defaultdict(list)
-    pending: dict[str, JudgeItem] = {}
-    cached = store.read_cache(config.cache_path)
-    verdicts: dict[str, Verdict] = {}
-    n_items = hits = 0
-    for sf in files:
-        try:
-            items = store.read_items(sf, config.limit)
-        except ValueError as exc:
-            print(f"biobench judge: {exc}", file=sys.stderr)
-            return 2
-        keys = [item.key(config.model, rubric.version) for item in items]
-        groups[(sf.path.parent, sf.stamp)].append((sf, items, keys))
-        for item, k in zip(items, keys, strict=True):
-            n_items += 1
-            if k in cached:
-                hits += 1
-                verdicts[k] = cached[k]
-            else:
-                pending.setdefault(k, item)
-    log.info("%d items, %d cached, %d to ask %s", n_items, hits, len(pending), config.model)
 
-    writer = store.CacheWriter(config.cache_path)
-    try:
-        fresh, run = asyncio.run(judge_pending(pending, config, rubric, key, writer))
-    except FatalJudgeError as exc:
-        print(f"biobench judge: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        writer.close()
-    verdicts.update(fresh)
-    run["cache_hits"] = hits
-    run["new_verdicts"] = sum(v.status in ("ok", "unparsable") for v in fresh.values())
-    summaries = summarise(groups, verdicts, config, rubric, run)
-    print_table(summaries)
+def _exit_status(fresh: dict[str, Any], run: dict[str, Any], config: JudgeConfig) -> int:
+    """3: stopped by the budget; 4: items failed after all retries; 0: done."""
     if run["stopped_by_budget"]:
         print(
             f"biobench judge: stopped before exceeding --max-cost {config.max_cost} USD; "
@@ -318,3 +164,37 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 4
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        rubric = load_rubric(config.rubric)
+        key = api_key(config)
+    except (ValueError, FileNotFoundError) as exc:
+        return _fail(exc)
+    root = args.run_dir
+    if not root.is_dir():
+        return _fail(f"{root} is not a folder")
+    files = store.find_samples(root, config.tasks)
+    if not files:
+        return _fail(
+            f"no samples_<task>_*.jsonl of {', '.join(config.tasks)} under {root}; run "
+            f"`biobench eval --tasks bio_gen --output_path {root}` first (it logs samples)"
+        )
+    config = replace(config, cache_path=config.cache_path or root / store.CACHE_NAME)
+    try:
+        work = collect(files, config, rubric)
+    except ValueError as exc:
+        return _fail(exc)
+    try:
+        fresh, run = judge_all(work, config, rubric, key)
+    except FatalJudgeError as exc:
+        return _fail(exc)
+    print_table(summarise(work.groups, work.verdicts, config, rubric, run))
+    return _exit_status(fresh, run, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,12 +35,12 @@ from leaderboard.request_queue import Claim, LeaseLost, RequestQueue
 from leaderboard.schemas import EvalBackend, EvalRequest, Precision
 from leaderboard.store import Store
 from leaderboard.validate import Metadata, SubmissionError, prepare
-from runners.cli import Parser
+from runners.cli import Parser, runs_dir
 from tasks import registry
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORK_DIR = Path("runs") / "requests"
+DEFAULT_WORK_DIR = runs_dir("requests")
 LOG_TAIL_LINES = 40
 
 

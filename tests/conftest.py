@@ -12,6 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (``make test``: ``-n auto``), share the cores between the workers:
+    each worker's torch, and the commands its tests start, get cores / workers threads."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        os.environ.setdefault("MKL_NUM_THREADS", str(threads))
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     """No test may reach the hub; sources are chosen explicitly by each test."""
@@ -96,6 +106,21 @@ def model(tiny_llama, tmp_path) -> Path:
     shutil.copytree(tiny_llama, folder)
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny test model\n")
     return folder
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, tiny_llama):
+    """Two tiny-model lm-eval runs, A submitted, B not (``tests/submission_runs.py``); built
+    once per test process."""
+    from tests.submission_runs import tiny_runs
+
+    return tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
+
+
+@pytest.fixture
+def sample_data(monkeypatch):
+    """Tasks read their shipped samples (what the tiny runs were evaluated on)."""
+    monkeypatch.setenv("BIOBENCH_SOURCE", "sample")
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TASKS_A = "bio_pubmedqa,bio_medqa_gen,bio_meqsum,bio_ner_bc2gm,bio_chemprot"
 TASKS_B = "bio_pubmedqa_gen,bio_medqa_gen,bio_meqsum,bio_ner_bc2gm,bio_chemprot"
@@ -85,3 +87,22 @@ def tiny_runs(base: Path, model_a: Path) -> Runs:
     )  # fmt: skip
     (base / "done.json").write_text(json.dumps({"a": str(runs.a), "b": str(runs.b)}))
     return runs
+
+
+def store_with_b(runs: Runs, root: Path) -> Path:
+    """A copy of run A's store at ``root`` with run B submitted to it (shipped samples)."""
+    import shutil
+
+    from runners import submit as submit_cmd
+
+    shutil.copytree(runs.store, root)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BIOBENCH_SOURCE", "sample")
+    try:
+        rc = submit_cmd.main(
+            [str(runs.b), "--store", str(root), "--model-id", "test/tiny-b", *META]
+        )
+    finally:
+        mp.undo()
+    assert rc == 0
+    return root

@@ -14,7 +14,7 @@ from unittest import mock
 
 import pytest
 
-from runners import finetune
+from runners import finetuning
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # AppTest / accelerate / worker processes: make test, not test-fast
@@ -135,8 +135,8 @@ def test_deepspeed_is_zero3_with_the_batch_left_to_the_trainer():
 @pytest.mark.parametrize("config", LLAMA)
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_llama_recipes_divide_over_the_world(config, name):
-    """runners/finetune.py refuses a batch_size that is not a multiple of micro x processes."""
-    cfg = finetune.load_config(config)
+    """runners/finetuning/train.py refuses a batch_size that is not a multiple of micro x processes."""
+    cfg = finetuning.load_config(config)
     args, _ = launch(CONFIGS / f"{name}.yaml")
     per_step = cfg.micro_batch_size * int(args.num_processes)
     assert cfg.batch_size % per_step == 0, (config, name, cfg.batch_size, per_step)

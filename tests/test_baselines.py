@@ -33,12 +33,11 @@ from leaderboard.schemas import (
 )
 from leaderboard.store import SUBMISSION_FILE, Store
 from runners import baselines as baselines_cmd
-from runners import submit as submit_cmd
 from tasks import registry
 from tasks.common import ie_metrics
 from tasks.common.ie_tasks import relation_loglik_results, relation_target_index
 from tasks.common.sources import load
-from tests.submission_runs import META, tiny_runs
+from tests.submission_runs import store_with_b
 
 ROOT = Path(__file__).resolve().parents[1]
 H = "0" * 64
@@ -330,16 +329,6 @@ def test_report_marks_differences_between_runs_both_at_baseline(tmp_path):
 # --- the tiny-model runs: submit, store, backfill, leaderboard, compare ---------------------
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_llama):
-    return tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
-
-
-@pytest.fixture
-def sample_data(monkeypatch):
-    monkeypatch.setenv("BIOBENCH_SOURCE", "sample")
-
-
 def _records(leaf):
     return load(registry.leaf_source(leaf)).records
 
@@ -392,18 +381,7 @@ def test_submitted_run_stores_baselines_that_match_an_independent_count(
 @pytest.fixture(scope="module")
 def store(runs, tmp_path_factory):
     """Run A's store plus run B (generative PubMedQA, --limit 2), submitted here."""
-    root = tmp_path_factory.mktemp("baselines") / "store"
-    shutil.copytree(runs.store, root)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BIOBENCH_SOURCE", "sample")
-    try:
-        rc = submit_cmd.main(
-            [str(runs.b), "--store", str(root), "--model-id", "test/tiny-b", *META]
-        )
-    finally:
-        mp.undo()
-    assert rc == 0
-    return root
+    return store_with_b(runs, tmp_path_factory.mktemp("baselines") / "store")
 
 
 def _ids(root):

@@ -16,8 +16,7 @@ from leaderboard.report import render_html, render_markdown
 from leaderboard.schemas import Comparison, ItemRecord, StatsSettings
 from leaderboard.store import Store
 from runners import comparison as compare_cmd
-from runners import submit as submit_cmd
-from tests.submission_runs import META, tiny_runs
+from tests.submission_runs import store_with_b
 
 pytestmark = pytest.mark.slow  # the module's fixture runs lm-eval twice (shared with test_submit)
 
@@ -26,19 +25,8 @@ FAST = StatsSettings(n_resamples=2_000, n_permutations=2_000, seed=1)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, tiny_llama):
-    runs = tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
-    root = tmp_path_factory.mktemp("compare") / "store"
-    shutil.copytree(runs.store, root)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BIOBENCH_SOURCE", "sample")
-    try:
-        rc = submit_cmd.main(
-            [str(runs.b), "--store", str(root), "--model-id", "test/tiny-b", *META]
-        )
-    finally:
-        mp.undo()
-    assert rc == 0
+def store(tmp_path_factory, runs):
+    root = store_with_b(runs, tmp_path_factory.mktemp("compare") / "store")
     shutil.copytree(REPO_REFERENCE, root / "reference")
     return root
 

@@ -8,14 +8,8 @@ import shutil
 import pytest
 
 from benchmarks import dtype_agreement
-from tests.submission_runs import tiny_runs
 
 pytestmark = pytest.mark.slow  # the shared fixture runs lm-eval twice
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_llama):
-    return tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
 
 
 def test_a_run_agrees_with_itself(runs):

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runners import finetune as ft
-from runners import finetune_data as fd
+from runners import finetune as finetune_cmd
+from runners import finetuning as ft
+from runners.finetuning import data as fd
 from tasks.common.prompting import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +183,7 @@ def test_shipped_configs_load_and_cite_their_sources():
         assert "alpaca-lora" in text and "not available" in text, name
         assert cfg.train_on_inputs is False and cfg.template == "alpaca"
         keys = [line.split(":")[0] for line in text.splitlines() if line and line[0].isalpha()]
-        assert set(keys) <= set(ft.FinetuneConfig.__dataclass_fields__), name
+        assert set(keys) <= set(ft.FinetuneConfig.model_fields), name
 
 
 @pytest.mark.parametrize(
@@ -229,7 +230,7 @@ def test_qlora_without_gpu_is_a_clear_error():
 def test_cli_reports_config_errors(tmp_path, capsys):
     path = tmp_path / "c.yaml"
     path.write_text("base_model: x\noutput_dir: o\nlora_dropout: 1.5\n")
-    assert ft.main(["--config", str(path)]) == 2
+    assert finetune_cmd.main(["--config", str(path)]) == 2
     assert "'lora_dropout': must be in [0, 1)" in capsys.readouterr().err
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from runners import judge
-from runners.judge_client import worst_case_cost
-from runners.judge_rubric import load_rubric, parse_score
-from runners.judge_schemas import JudgeItem, Price
-from runners.judge_store import score_stats
+from runners.judging.client import worst_case_cost
+from runners.judging.rubric import load_rubric, parse_score
+from runners.judging.schemas import JudgeItem, Price
+from runners.judging.store import score_stats
 from tests.conftest import ROOT
 from tests.scripted_openai import ScriptedOpenAI
 

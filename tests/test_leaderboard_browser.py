@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -22,33 +18,12 @@ from urllib.parse import quote
 
 import pytest
 
+from benchmarks import browser as web
 from tests.test_leaderboard_app import INJECT, INJECT_HTML, MODELS, REFERENCE_NAME, build_store
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 SCREENSHOT_ENV = "BIOBENCH_SCREENSHOT_DIR"  # set to keep the screenshots (e.g. in CI artifacts)
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the leaderboard exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not become healthy in {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -63,76 +38,22 @@ def fresh_server(tmp_path):
 
 
 def _serve(tmp_path: Path):
-    from tests.conftest import ROOT
-
     root = build_store(tmp_path / "submissions")
-    subprocess_env = dict(os.environ, HF_HUB_OFFLINE="1")
-    subprocess_env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
-    port = _free_port()
-    env = dict(subprocess_env, BIOBENCH_CACHE_DIR=str(tmp_path / "cache"), SE_OFFLINE="true")
-    log = (tmp_path / "server.log").open("w")
-    command = [sys.executable, "-m", "runners.cli", "leaderboard", "--port", str(port),
-               "--submissions", str(root)]  # fmt: skip
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # the runner exec'd Streamlit: this is Streamlit
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+    with web.serve(root, tmp_path) as running:
+        yield running.url
 
 
 @pytest.fixture
 def browser(tmp_path):
-    if not CHROMIUM or not DRIVER:
-        pytest.skip(
-            "Debian chromium / chromium-driver not installed (apt-get install -y chromium chromium-driver)"
-        )
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium not installed (dev extra)"
-    )
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):  # fmt: skip
-        options.add_argument(arg)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    os.environ.setdefault("SE_OFFLINE", "true")
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    reason = web.missing()
+    if reason:
+        pytest.skip(reason)
+    with web.browser(tmp_path / "chromium-profile", downloads=tmp_path / "downloads") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _wait_for_text(driver, texts: list[str], timeout: float = 60.0) -> str:
-    """The page source once every text is in it (Streamlit renders after the page loads)."""
-    deadline = time.monotonic() + timeout
-    source = ""
-    while time.monotonic() < deadline:
-        source = driver.page_source
-        if all(t in source for t in texts):
-            return source
-        time.sleep(0.5)
-    missing = [t for t in texts if t not in source]
-    raise AssertionError(f"not on the page after {timeout:.0f} s: {missing}")
+    return web.wait_for_text(driver, texts, timeout)
 
 
 def _save(driver, tmp_path: Path, name: str) -> Path:

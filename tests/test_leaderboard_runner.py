@@ -17,6 +17,13 @@ def test_command_serves_on_loopback_headless():
     assert flags["--browser.gatherUsageStats"] == "false"
 
 
+def test_theme_is_passed_to_streamlit():
+    assert "--theme.base" not in runner.streamlit_command(8765)
+    command = runner.streamlit_command(8765, "dark")
+    assert command[command.index("--theme.base") + 1] == "dark"
+    assert runner.build_parser().parse_args(["--theme", "light"]).theme == "light"
+
+
 def test_cli_knows_the_command():
     assert cli.COMMANDS["leaderboard"][0] == "runners.board"
 

@@ -25,19 +25,9 @@ from runners import submit as submit_cmd
 from tasks import registry
 from tasks.common.records import records_sha256
 from tasks.common.sources import load
-from tests.submission_runs import META, TASKS_A, biobench, env, tiny_runs
+from tests.submission_runs import META, TASKS_A, biobench, env
 
 pytestmark = pytest.mark.slow  # the module's fixture runs lm-eval twice
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_llama):
-    return tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
-
-
-@pytest.fixture
-def sample_data(monkeypatch):
-    monkeypatch.setenv("BIOBENCH_SOURCE", "sample")
 
 
 def copy_run(src: Path, dst: Path) -> Path:
@@ -464,3 +454,32 @@ def test_submit_cli_prints_the_scores(runs, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "stored test__cli/" in proc.stdout and "bio_chemprot" in proc.stdout
+
+
+def test_the_prompt_form_is_recorded_and_forms_never_merge(runs, tmp_path, sample_data, capsys):
+    chat = copy_run(runs.a, tmp_path / "chat")
+    template = "{% for m in messages %}<|im_start|>{{ m['content'] }}{% endfor %}"
+    edit_json(results_file(chat), lambda d: d.update(chat_template=template))
+    store = tmp_path / "store"
+    rc, err = submit([chat], store, "--model-id", "test/chat", *META, capsys=capsys)
+    assert rc == 0, err
+    (stored,) = Store(store).ids()
+    assert Store(store).read(stored).run.chat_template is True
+    rc, err = submit([runs.a], store, "--model-id", "test/plain", *META, capsys=capsys)
+    assert rc == 0, err
+    plain = next(i for i in Store(store).ids() if i != stored)
+    assert Store(store).read(plain).run.chat_template is False
+
+    # the same model's two forms, each on its own tasks, in one submission
+    keys = ("configs", "versions", "results", "n-samples", "n-shot", "higher_is_better")
+    other = copy_run(runs.a, tmp_path / "plain")
+    stamp = results_file(other).stem.removeprefix("results_")
+    for path in list(other.rglob(f"*{stamp}*")):  # a second run: its own file names
+        path.rename(path.with_name(path.name.replace(stamp, "2026-01-01T00-00-00.000000")))
+    tasks = list(json.loads(results_file(other).read_text())["configs"])
+    edit_json(results_file(other), lambda d: [d[k].pop(t, None) for k in keys for t in tasks[1:]])
+    edit_json(results_file(chat), lambda d: [d[k].pop(tasks[0], None) for k in keys])
+    before = snapshot(store)
+    rc, err = submit([chat, other], store, "--model-id", "test/mixed", *META, capsys=capsys)
+    assert rc == 2 and "mix prompt forms" in err and "own run" in err
+    assert snapshot(store) == before

@@ -21,22 +21,15 @@ from leaderboard import items as itemlib
 from leaderboard.schemas import Submission
 from leaderboard.store import Store
 from leaderboard.views import reproduce_command
-from tests.submission_runs import META, tiny_runs
+from tests.submission_runs import META
 from tests.test_submit import copy_run, results_file, samples_file, snapshot, submit
 
-pytestmark = pytest.mark.slow  # the module's fixture runs lm-eval twice (shared with test_submit)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.usefixtures("sample_data"),
+]  # the module's fixture runs lm-eval twice (shared with test_submit)
 
 ARGS = ["--model-id", "test/forged", *META]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_llama):
-    return tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
-
-
-@pytest.fixture(autouse=True)
-def sample_data(monkeypatch):
-    monkeypatch.setenv("BIOBENCH_SOURCE", "sample")
 
 
 def sha(text: str) -> str:

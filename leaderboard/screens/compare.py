@@ -144,9 +144,8 @@ st.dataframe(
     },
     key="compare_tests",
 )
-dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
 st.image(
-    forest_png(result, dark),
+    forest_png(result, shared.dark_theme()),
     caption="Forest plot: A − B in percentage points with 95% CI (filled: significant)",
 )
 st.download_button(

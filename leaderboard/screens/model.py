@@ -6,6 +6,13 @@ import streamlit as st
 from leaderboard import views
 from leaderboard.screens import shared
 
+
+def scores_first(frame, first: list[str]) -> list[str]:
+    """Column order: ``first``, then the frame's other columns (a narrow window shows the
+    scores without scrolling sideways)."""
+    return [*first, *(c for c in frame.columns if c not in first)]
+
+
 root, stamp = shared.current()
 tables = shared.load_tables(root, stamp)
 shared.show_problems(tables.problems)
@@ -66,6 +73,7 @@ st.markdown(
     " · ".join(f"{label}: [{views.escape_markdown(text)}]({url})" for label, text, url in links)
 )
 
+
 st.subheader("Per-task results")
 st.dataframe(
     page.tasks,
@@ -73,7 +81,9 @@ st.dataframe(
     hide_index=True,
     placeholder="–",
     width="stretch",
+    column_order=scores_first(page.tasks, ["column", "score", "ci_low", "ci_high"]),
     column_config={
+        "column": st.column_config.TextColumn("column", pinned=True),
         "score": st.column_config.NumberColumn("score (%)", format="%.1f"),
         "ci_low": st.column_config.NumberColumn("95% CI low", format="%.1f"),
         "ci_high": st.column_config.NumberColumn("95% CI high", format="%.1f"),
@@ -93,7 +103,9 @@ st.dataframe(
     hide_index=True,
     placeholder="–",
     width="stretch",
+    column_order=scores_first(page.baselines, ["column", "score", "majority", "at baseline"]),
     column_config={
+        "column": st.column_config.TextColumn("column", pinned=True),
         **{
             name: st.column_config.NumberColumn(f"{name} (%)", format="%.1f")
             for name in ("score", "majority", "first option", "random", "top share")
@@ -131,8 +143,12 @@ st.subheader("Reproduce this row")
 st.code(page.reproduce, language="bash")
 
 st.subheader("Submission files")
-files = views.submission_files(sub, shared.relative_store_path(root, row_id))
-st.dataframe(files, hide_index=True, width="stretch", height=shared.fit_height(len(files)))
+folder = shared.relative_store_path(root, row_id)
+st.caption(f"In the store folder {views.escape_markdown(folder)}/")
+files = views.submission_files(sub)
+st.dataframe(
+    files, hide_index=True, width="stretch", placeholder="–", height=shared.fit_height(len(files))
+)
 sub_path = shared.submission_path(root, row_id)
 st.download_button(
     "Download submission.json",

@@ -149,6 +149,18 @@ def sync_url(values: dict, defaults: dict) -> None:
         st.query_params.from_dict(merged)
 
 
+def dark_theme() -> bool:
+    """Whether the page shows Streamlit's dark theme. ``st.context.theme`` is inferred in the
+    browser and reads "light" on a session's first run whatever the theme (streamlit#11920):
+    on that run a theme the server was started with (``biobench leaderboard --theme``) decides."""
+    first_run = "_theme_seen" not in st.session_state
+    st.session_state["_theme_seen"] = True
+    configured = st.get_option("theme.base")
+    if first_run and configured in ("light", "dark"):
+        return configured == "dark"
+    return getattr(getattr(st.context, "theme", None), "type", None) == "dark"
+
+
 def fit_height(n_rows: int, cap: int | None = None) -> int:
     """Pixel height that shows ``n_rows`` rows without an inner scroll bar (up to ``cap``)."""
     height = 38 + 35 * max(n_rows, 1) + 12  # + room for a horizontal scroll bar

@@ -26,7 +26,7 @@ from typing import Any
 
 from tasks.common.ie_records import RelationRecord, relation_record_from_dict, to_dataset_dict
 from tasks.common.ie_tasks import RelationPrompt
-from tasks.common.sources import DatasetSource, load
+from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "chemprot/blurb/test.tsv"
 LABELS = ["CPR:3", "CPR:4", "CPR:5", "CPR:6", "CPR:9", "False"]
@@ -93,12 +93,8 @@ def parse_local(root: Path) -> list[RelationRecord]:
     return parse_tsv(path.read_text(encoding="utf-8"), str(path))
 
 
-SOURCE = DatasetSource(
-    name="ChemProt, BLURB form (test)",
-    local_files=(LOCAL_FILE,),
-    parse_local=parse_local,
-    sample_file=Path(__file__).with_name("sample.jsonl"),
-    from_record=relation_record_from_dict,
+SOURCE = local_source(
+    "ChemProt, BLURB form (test)", __file__, LOCAL_FILE, parse_local, relation_record_from_dict
 )
 
 

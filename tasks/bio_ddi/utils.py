@@ -39,7 +39,7 @@ from typing import Any
 
 from tasks.common.ie_records import RelationRecord, relation_record_from_dict, to_dataset_dict
 from tasks.common.ie_tasks import RelationPrompt
-from tasks.common.sources import DatasetSource, load
+from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "ddi/DDICorpus-2013.zip"
 TEST_DIR = "DDICorpus/Test/Test for DDI Extraction task/"
@@ -156,12 +156,12 @@ def parse_local(root: Path) -> list[RelationRecord]:
         return [r for n in names for r in records_from_document(archive.read(n), f"{path}:{n}")]
 
 
-SOURCE = DatasetSource(
-    name="DDI 2013 (test, DDI extraction task)",
-    local_files=(LOCAL_FILE,),
-    parse_local=parse_local,
-    sample_file=Path(__file__).with_name("sample.jsonl"),
-    from_record=relation_record_from_dict,
+SOURCE = local_source(
+    "DDI 2013 (test, DDI extraction task)",
+    __file__,
+    LOCAL_FILE,
+    parse_local,
+    relation_record_from_dict,
 )
 
 

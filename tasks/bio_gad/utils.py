@@ -27,7 +27,7 @@ from typing import Any
 
 from tasks.common.ie_records import RelationRecord, relation_record_from_dict, to_dataset_dict
 from tasks.common.ie_tasks import RelationPrompt
-from tasks.common.sources import DatasetSource, load
+from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "gad/test.tsv"
 LABELS = ["1", "0"]
@@ -81,12 +81,8 @@ def parse_local(root: Path) -> list[RelationRecord]:
     return sorted(parse_tsv(path.read_text(encoding="utf-8"), str(path)), key=order_rank)
 
 
-SOURCE = DatasetSource(
-    name="GAD, BLURB form (test)",
-    local_files=(LOCAL_FILE,),
-    parse_local=parse_local,
-    sample_file=Path(__file__).with_name("sample.jsonl"),
-    from_record=relation_record_from_dict,
+SOURCE = local_source(
+    "GAD, BLURB form (test)", __file__, LOCAL_FILE, parse_local, relation_record_from_dict
 )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from tasks.common import generation as gen
 from tasks.common.generation import GenerationRecord
-from tasks.common.sources import DatasetSource, load
+from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "mediqa2019/MEDIQA2019-Task3-QA-TestSet-wLabels.xml"
 INSTRUCTION = (
@@ -70,12 +70,8 @@ def parse_local(root: Path) -> list[GenerationRecord]:
     return records
 
 
-SOURCE = DatasetSource(
-    name="MEDIQA 2019 consumer health QA (test)",
-    local_files=(LOCAL_FILE,),
-    parse_local=parse_local,
-    sample_file=Path(__file__).with_name("sample.jsonl"),
-    from_record=gen.record_from_dict,
+SOURCE = local_source(
+    "MEDIQA 2019 consumer health QA (test)", __file__, LOCAL_FILE, parse_local, gen.record_from_dict
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from tasks.common import generation as gen
 from tasks.common.generation import GenerationRecord
-from tasks.common.sources import DatasetSource, load
+from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "mediqa2021/MEDIQA2021-Task1-TestSet-ReferenceSummaries.xlsx"
 # Same task as MeQSum (MEDIQA 2021 used MeQSum as its training data), hence the same wording.
@@ -29,27 +29,15 @@ INSTRUCTION = (
 
 
 def parse_local(root: Path) -> list[GenerationRecord]:
-    rows = gen.read_xlsx(root / LOCAL_FILE, ["q_id", "NLM Question", "Summary"])
-    records = [
-        GenerationRecord(
-            id=str(row["q_id"]).strip(),
-            input=str(row["NLM Question"]).strip(),
-            references=[str(row["Summary"]).strip()],
-        )
-        for row in rows
-    ]
-    ids = [r.id for r in records]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{root / LOCAL_FILE}: q_id values are not unique")
-    return records
+    return gen.read_summaries(root / LOCAL_FILE, "q_id", "NLM Question", "Summary")
 
 
-SOURCE = DatasetSource(
-    name="MEDIQA 2021 question summarization (test)",
-    local_files=(LOCAL_FILE,),
-    parse_local=parse_local,
-    sample_file=Path(__file__).with_name("sample.jsonl"),
-    from_record=gen.record_from_dict,
+SOURCE = local_source(
+    "MEDIQA 2021 question summarization (test)",
+    __file__,
+    LOCAL_FILE,
+    parse_local,
+    gen.record_from_dict,
 )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from tasks.common import generation as gen
 from tasks.common.generation import GenerationRecord
-from tasks.common.sources import DatasetSource, load
+from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "meqsum/MeQSum.xlsx"
 SPLIT_SALT = "bio_meqsum/split-v1:"
@@ -48,27 +48,11 @@ def test_split(records: list[GenerationRecord]) -> list[GenerationRecord]:
 
 
 def parse_local(root: Path) -> list[GenerationRecord]:
-    rows = gen.read_xlsx(root / LOCAL_FILE, ["File", "CHQ", "Summary"])
-    records = [
-        GenerationRecord(
-            id=str(row["File"]).strip(),
-            input=str(row["CHQ"]).strip(),
-            references=[str(row["Summary"]).strip()],
-        )
-        for row in rows
-    ]
-    ids = [r.id for r in records]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{root / LOCAL_FILE}: File values are not unique")
-    return test_split(records)
+    return test_split(gen.read_summaries(root / LOCAL_FILE, "File", "CHQ", "Summary"))
 
 
-SOURCE = DatasetSource(
-    name="MeQSum (fixed test split v1)",
-    local_files=(LOCAL_FILE,),
-    parse_local=parse_local,
-    sample_file=Path(__file__).with_name("sample.jsonl"),
-    from_record=gen.record_from_dict,
+SOURCE = local_source(
+    "MeQSum (fixed test split v1)", __file__, LOCAL_FILE, parse_local, gen.record_from_dict
 )
 
 

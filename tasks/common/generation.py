@@ -185,3 +185,20 @@ def read_xlsx(path: Path, columns: Sequence[str]) -> list[dict[str, Any]]:
         return out
     finally:
         workbook.close()
+
+
+def read_summaries(path: Path, id_column: str, input_column: str, summary_column: str):
+    """One ``GenerationRecord`` per row of an .xlsx of (id, text, reference summary) columns;
+    ids must be unique (an error names the file and the column)."""
+    records = [
+        GenerationRecord(
+            id=str(row[id_column]).strip(),
+            input=str(row[input_column]).strip(),
+            references=[str(row[summary_column]).strip()],
+        )
+        for row in read_xlsx(path, [id_column, input_column, summary_column])
+    ]
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: {id_column} values are not unique")
+    return records

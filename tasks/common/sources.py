@@ -184,3 +184,21 @@ def load(source: DatasetSource) -> LoadedSplit:
     if not _truthy(ALLOW_SAMPLES_ENV):
         tried.append(f"sample: not allowed ({ALLOW_SAMPLES_ENV} is not set)")
     raise DataUnavailableError(source.describe_missing(tried))
+
+
+def local_source(
+    name: str,
+    task_file: str,
+    local_file: str,
+    parse_local: Callable[[Path], list[Any]],
+    from_record: Callable[[dict[str, Any]], Any],
+) -> DatasetSource:
+    """A split read from one file under the data folder, with no verified hub copy; the shipped
+    sample is the ``sample.jsonl`` next to the task module ``task_file`` (its ``__file__``)."""
+    return DatasetSource(
+        name=name,
+        local_files=(local_file,),
+        parse_local=parse_local,
+        sample_file=Path(task_file).with_name("sample.jsonl"),
+        from_record=from_record,
+    )

@@ -24,8 +24,8 @@ from bioinstruct_data.client import (
     make_client,
     prompt_token_bound,
 )
-from runners.judge_rubric import Rubric
-from runners.judge_schemas import JudgeConfig, JudgeItem, Price, Verdict
+from runners.judging.rubric import Rubric
+from runners.judging.schemas import JudgeConfig, JudgeItem, Price, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runners.judge_schemas import FINAL_STATUSES, JudgeItem, Verdict
+from runners.judging.schemas import FINAL_STATUSES, JudgeItem, Verdict
 from tasks.common import atomic
 
 log = logging.getLogger(__name__)

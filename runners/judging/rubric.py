@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from runners.judge_schemas import JudgeItem
+from runners.judging.schemas import JudgeItem
 
-PROMPTS_DIR = Path(__file__).parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 PLACEHOLDERS = ("instruction", "input", "reference", "response")
 _SECTION = re.compile(r"<!--\s*(system|user)\s*-->")
 

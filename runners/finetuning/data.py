@@ -1,5 +1,5 @@
-"""Data side of the LoRA recipe: read instruction records, split, tokenise with the response-only
-loss mask, and pad batches.
+"""Data side of the LoRA recipe: find the instruction file, read its records, select and split
+them, tokenise with the response-only loss mask, and pad batches.
 
 Records are Alpaca-style JSON objects ``{"instruction", "input", "output", "category"?,
 "source"?}`` in a ``.jsonl`` file (one per line) or a ``.json`` file (a list). Every record is
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bioinstruct_data.errors import ConfigError
+from runners.finetuning.config import DEFAULT_OFFLINE_FILE, OFFLINE_DATA, FinetuneConfig
 from tasks.common.prompting import InstructionTemplate
 
 log = logging.getLogger(__name__)
@@ -222,3 +224,54 @@ class PadCollator:
             batch["attention_mask"].append(list(f["attention_mask"]) + [0] * pad)
             batch["labels"].append(list(f["labels"]) + [IGNORE_INDEX] * pad)
         return {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+
+
+# --------------------------------------------------------------------------- the run's data
+
+
+def resolve_data(cfg: FinetuneConfig) -> Path:
+    """The instruction file; ``offline`` builds it from $BIOBENCH_DATA_DIR once."""
+    if cfg.data != OFFLINE_DATA:
+        return Path(cfg.data)
+    from bioinstruct_data import offline_instructions
+    from tasks.common.sources import DATA_DIR_ENV, data_dir
+
+    root = data_dir()
+    if root is None or not root.is_dir():
+        raise ConfigError(
+            f"data: {OFFLINE_DATA!r} builds instructions from the training splits in "
+            f"${DATA_DIR_ENV} (the shared data folder, e.g. ../shared/data), which is not set "
+            "or not a folder. Set it, or point `data` at an instruction .jsonl file."
+        )
+    return offline_instructions.ensure(root, DEFAULT_OFFLINE_FILE)
+
+
+def prepare_data(cfg: FinetuneConfig, tokenizer, data_file: Path) -> dict[str, Any]:
+    """Train and validation datasets of ``data_file`` and what they hold (``info``)."""
+    from tasks.common.prompting import load_template
+
+    records = read_instructions(data_file)
+    selected = select(
+        records, cfg.categories, cfg.max_records, cfg.seed, balance=cfg.balance_categories
+    )
+    train_records, val_records = split(selected, cfg.val_size, cfg.seed)
+    template = load_template(cfg.template)
+    encoder = Encoder(tokenizer, template, cfg.cutoff_len, cfg.train_on_inputs, cfg.add_eos_token)
+    train, dropped_train = encode_all(encoder, train_records, "train")
+    val, dropped_val = encode_all(encoder, val_records, "validation") if val_records else (None, 0)
+    counts = Counter(r["category"] or "unlabelled" for r in selected)
+    return {
+        "train": train,
+        "val": val,
+        "info": {
+            "file": str(data_file),
+            "sha256": file_sha256(data_file),
+            "n_records_in_file": len(records),
+            "n_selected": len(selected),
+            "selected_by_category": dict(counts),
+            "n_train": len(train),
+            "n_val": 0 if val is None else len(val),
+            "dropped_over_cutoff": dropped_train + dropped_val,
+            "template": f"{template.name} v{template.version}",
+        },
+    }
