@@ -58,69 +58,147 @@ def _pair_name(c: Comparison, t: PairedTest) -> str:
 # --- figures -----------------------------------------------------------------------------------
 
 
+# Forest plot geometry, in inches at the report's 110 dpi: a figure narrow enough (~530 px) that
+# a phone-width page (~370 px) shrinks it by no more than ~0.7, with text large enough to stay
+# legible there; each test gets its own band: its label (and the difference with its CI, in
+# numbers) on a line above its interval, so no column of labels takes half the width.
+FOREST_WIDTH_IN = 4.8
+_LABEL_PT, _VALUE_PT, _TICK_PT, _TITLE_PT, _NOTE_PT = 12.0, 11.0, 10.5, 13.0, 10.0
+_LINE = 1.3 / 72  # inches per point of font size, for one line of text
+
+
+def _chars(points: float, inches: float) -> int:
+    """About how many characters of a ``points`` font fit on ``inches`` (DejaVu Sans)."""
+    return max(12, int(inches * 72 / (0.56 * points)))
+
+
 def forest_png(c: Comparison, *, percent: bool = False, dark: bool = False) -> bytes:
     """Forest plot of the paired differences (``percent``: in percentage points, as the
     leaderboard's tables; else as fractions, as the report's tables). ``dark``: light text on a
-    transparent background, for a dark page. The title wraps instead of being clipped."""
+    transparent background, for a dark page. See :func:`forest_figure`."""
+    return _png(forest_figure(c, percent=percent, dark=dark))
+
+
+def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
+    """The forest plot's matplotlib figure (the caller closes it). Tall rather than wide: one
+    band per test with its label and numbers above its interval; the title, the axis caption
+    and the key wrap to the figure's width (nothing is clipped)."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import blended_transform_factory
 
     tests = [t for t in c.tests if t.kind == "task"] + [t for t in c.tests if t.kind == "group"]
-    height = max(2.5, 0.32 * len(tests) + 1.2)
-    import textwrap
-
     scale = 100.0 if percent else 1.0
+    digits = 1 if percent else 3
     ink = "#e6edf3" if dark else "#1f2328"
-    fig, ax = plt.subplots(figsize=(8.5, height + (0.3 if percent else 0.0)))
+    muted = "#8b949e" if dark else "#6e7781"
+    page = "#171614" if dark else "#ffffff"  # behind labels, over the grid: the page colour
+    width = FOREST_WIDTH_IN
+    side = 0.18
+    inner = width - 2 * side
+    multi = len({(t.a, t.b) for t in tests}) > 1
+
+    def number(x: float) -> str:
+        return f"{scale * x:+.{digits}f}".replace("-", "−")  # the axis' minus sign
+
+    bands = []  # (label lines as (text, points, note?), value text, band top, interval's y)
+    y = 0.0
+    value_chars = 2 * digits + 16
+    label_chars = _chars(_LABEL_PT, inner) - value_chars
+    note_chars = _chars(_NOTE_PT, inner)
+    for t in tests:
+        name = _display(t.column) + (" (group)" if t.kind == "group" else "")
+        if t.column_b != t.column:
+            name += f" vs {_display(t.column_b)}"
+        lines = [(line, _LABEL_PT, False) for line in textwrap.wrap(name, label_chars)[:2]]
+        notes = textwrap.wrap(_pair_name(c, t), note_chars)[:2] if multi else []
+        if t.both_at_baseline:
+            notes.append("both at a constant baseline")
+        lines = (lines or [("", _LABEL_PT, False)]) + [(n, _NOTE_PT, True) for n in notes]
+        value = f"{number(t.diff)}  [{number(t.ci_low)}, {number(t.ci_high)}]"
+        label_h = sum(points * _LINE for _, points, _ in lines)
+        bands.append((lines, value, y + 0.06, y + 0.06 + label_h + 0.13))
+        y += 0.06 + label_h + 0.32
+    body = max(y, 0.6)
+
+    first = tests[0] if tests else None
+    title = ["Paired differences A − B, with 95% CI"]
+    if first is not None and not multi:
+        title += [f"A: {c.labels[first.a]}", f"B: {c.labels[first.b]}"]
+    head = [textwrap.wrap(title[0], _chars(_TITLE_PT, inner))]
+    head += [textwrap.wrap(line, _chars(_NOTE_PT + 1, inner)) for line in title[1:]]
+    unit = "percentage points" if percent else "difference of the scores as fractions (0–1)"
+    caption = textwrap.wrap(f"A − B, {unit}", _chars(_LABEL_PT, inner))
+    key = textwrap.wrap(
+        "● task, ◆ group (mean over its tasks); filled: significant after Holm, hollow: not; "
+        "grey: both runs at a constant-answer baseline (they answer one option throughout).",
+        _chars(_NOTE_PT, inner),
+    )
+    ticks_h = 2.2 * _TICK_PT * _LINE
+    top = 0.12 + len(head[0]) * _TITLE_PT * _LINE * 1.1
+    top += sum(len(h) for h in head[1:]) * (_NOTE_PT + 1) * _LINE + 0.1 + ticks_h
+    bottom = ticks_h + len(caption) * _LABEL_PT * _LINE + 0.08 + len(key) * _NOTE_PT * _LINE + 0.12
+    height = top + body + bottom
+
+    fig = plt.figure(figsize=(width, height))
     if dark:
         fig.patch.set_alpha(0.0)
-        ax.set_facecolor("none")
-        for spine in ax.spines.values():
-            spine.set_color("#8b949e")
-        ax.tick_params(colors=ink)
-    ys = list(range(len(tests)))[::-1]
-    for y, t in zip(ys, tests, strict=True):
+    ax = fig.add_axes((side / width, bottom / height, inner / width, body / height))
+    ax.set_facecolor("none")
+    for spine in ax.spines.values():
+        spine.set_color("#8b949e" if dark else "#d0d7de")
+    ax.set_ylim(body, 0.0)
+    ax.set_yticks([])
+    lows = [scale * t.ci_low for t in tests] + [0.0]
+    highs = [scale * t.ci_high for t in tests] + [0.0]
+    span = (max(highs) - min(lows)) or 1.0
+    ax.set_xlim(min(lows) - 0.06 * span, max(highs) + 0.06 * span)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.tick_params(axis="x", colors=ink, labelsize=_TICK_PT, top=True, labeltop=True)
+    ax.grid(axis="x", alpha=0.35, color=muted)
+    ax.axvline(0.0, color=muted, lw=1.2, ls="--")
+    across = blended_transform_factory(ax.transAxes, ax.transData)
+    box = {"facecolor": page, "edgecolor": "none", "pad": 0.6, "alpha": 0.85}
+    for (lines, value, label_y, line_y), t in zip(bands, tests, strict=True):
         color = "#1f6feb" if t.kind == "task" else "#8250df"
         if t.both_at_baseline:
             color = "#8c959f"
-        ax.plot([scale * t.ci_low, scale * t.ci_high], [y, y], color=color, lw=1.6)
-        ax.plot(
-            [scale * t.diff],
-            [y],
-            marker="o" if t.kind == "task" else "D",
-            ms=6,
-            color=color,
-            mfc=color if t.significant else ("none" if dark else "white"),
-        )
-    ax.axvline(0.0, color="#6e7781", lw=1, ls="--")
-    multi = len({(t.a, t.b) for t in tests}) > 1
-    ax.set_yticks(ys)
-    ax.set_yticklabels(
-        [
-            _display(t.column)
-            + (f"  ({_pair_name(c, t)})" if multi else "")
-            + ("  [both at baseline]" if t.both_at_baseline else "")
-            for t in tests
-        ],
-        fontsize=8,
-    )
-    first = tests[0] if tests else None
-    title = "Paired difference with 95% CI" + (
-        f": {_pair_name(c, first)}" if first is not None and not multi else ""
-    )
-    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=10, color=ink)
-    unit = "percentage points" if percent else "fraction"
-    ax.set_xlabel(
-        f"difference in score, {unit} (filled: significant after Holm; grey: both at a "
-        "constant baseline)",
-        fontsize=9,
-        color=ink,
-    )
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return _png(fig)
+        text_color = muted if t.both_at_baseline else ink
+        line_y_text = label_y
+        for line, points, note in lines:
+            ax.text(0.012, line_y_text, line, transform=across, ha="left", va="top",
+                    fontsize=points, color=muted if note else text_color, bbox=box,
+                    fontweight="bold" if t.significant and not note else "normal")  # fmt: skip
+            line_y_text += points * _LINE
+        ax.text(0.988, label_y, value, transform=across, ha="right", va="top",
+                fontsize=_VALUE_PT, color=text_color, bbox=box)  # fmt: skip
+        ax.plot([scale * t.ci_low, scale * t.ci_high], [line_y, line_y], color=color, lw=2.2,
+                solid_capstyle="butt")  # fmt: skip
+        ax.plot([scale * t.diff], [line_y], marker="o" if t.kind == "task" else "D", ms=8,
+                color=color, mfc=color if t.significant else ("none" if dark else "white"),
+                mew=1.8)  # fmt: skip
+
+    y_fig = 1.0 - 0.12 / height
+    for k, lines in enumerate(head):
+        size = _TITLE_PT if k == 0 else _NOTE_PT + 1
+        for line in lines:
+            fig.text(side / width, y_fig, line, ha="left", va="top", fontsize=size, color=ink,
+                     fontweight="bold" if k == 0 else "normal")  # fmt: skip
+            y_fig -= size * _LINE * (1.1 if k == 0 else 1.0) / height
+    y_fig = (bottom - ticks_h) / height
+    for line in caption:
+        fig.text(0.5, y_fig, line, ha="center", va="top", fontsize=_LABEL_PT, color=ink)
+        y_fig -= _LABEL_PT * _LINE / height
+    y_fig -= 0.08 / height
+    for line in key:
+        fig.text(side / width, y_fig, line, ha="left", va="top", fontsize=_NOTE_PT, color=muted)
+        y_fig -= _NOTE_PT * _LINE / height
+    return fig
 
 
 def group_bars_png(c: Comparison) -> bytes:

@@ -20,6 +20,7 @@ Task columns, category averages and their order come from :mod:`tasks.registry` 
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -240,6 +241,25 @@ def pool_label(members: Sequence[tuple[str, str]], lay: Layout) -> str:
             parts.append(f"{CATEGORY_LABEL[category]} {len(names & set(of))}/{len(of)}")
     n = len(names)
     return f"{n} task{'s' if n != 1 else ''} ({' · '.join(parts)}) · {subset_summary([s for _, s in members])}"
+
+
+NO_BREAK_HYPHEN = "\u2011"  # looks like "-", but a line never breaks after it
+
+
+def pool_heading(label: str) -> tuple[str, str]:
+    """A pool label split for the board: (what is ranked, its item subsets), e.g.
+    ``("20 tasks (QA 6/6 · IE 9/9 · GEN 5/5)", "full, lite‑150‑v1")`` (no line break inside
+    ``IE 9/9``); a ``(set 2)`` suffix goes with the first part. The subsets are Markdown-escaped text whose hyphens never break a line
+    (``lite-|50-v1``): a narrow window wraps the list between labels, not inside one."""
+    head, sep, tail = label.partition(") · ")
+    if not sep:
+        return label, ""
+    head += ")"
+    suffix = re.search(r" \(set \d+\)$", tail)
+    if suffix:
+        head, tail = head + suffix.group(0), tail[: suffix.start()]
+    head = re.sub(r"\b([A-Z]+) (\d+/\d+)", "\\1\u00a0\\2", head)  # "IE 9/9" stays on a line
+    return head, escape_markdown(tail.replace("-", NO_BREAK_HYPHEN))
 
 
 def _pools(
@@ -634,8 +654,8 @@ def category_chart_data(
     board: pd.DataFrame, lay: Layout, top: int = 15, pool: int | None = None
 ) -> pd.DataFrame:
     """Category averages of the ``top`` best rows of one pool (:func:`chart_rows`), long format
-    for small multiples: ``model, category, value, average, status`` (``model`` labels are
-    unique), best row first."""
+    for grouped bars (:func:`category_chart_spec`): ``model, category, value, average, status``
+    (``model`` labels are unique), best row first."""
     cols = [category_column(c) for c in lay.categories]
     best = chart_rows(board, pool).head(top)
     wide = best[cols].copy()
@@ -651,37 +671,49 @@ def category_chart_data(
     return long.drop(columns="position").reset_index(drop=True)
 
 
-# Chart labels longer than this many characters are shortened in the middle: the organisation
-# and the end of the name stay (runs of one model differ at the end), the tooltip has it all.
+# Chart labels are shortened in the middle to what the window leaves them (at most
+# CHART_LABEL_CHARS characters, about 45% of the chart's width at ~6.5 px a character, at least
+# CHART_LABEL_MIN): the organisation's start and the end of the name stay (runs of one model
+# differ at the end); the tooltip has it all.
 CHART_LABEL_CHARS = 40
-_HEAD = 15
+CHART_LABEL_MIN = 18
+_N = f"clamp(floor(containerSize()[0] * 0.45 / 6.5), {CHART_LABEL_MIN}, {CHART_LABEL_CHARS})"
+_HEAD = f"floor({_N} * 0.375)"
 CHART_LABEL_EXPR = (
-    f"length(datum.label) > {CHART_LABEL_CHARS} ? slice(datum.label, 0, {_HEAD}) + '…' + "
-    f"slice(datum.label, {_HEAD + 1 - CHART_LABEL_CHARS}) : datum.label"
+    f"length(datum.label) > {_N} ? slice(datum.label, 0, {_HEAD}) + '…' + "
+    f"slice(datum.label, length(datum.label) - ({_N} - {_HEAD} - 1)) : datum.label"
 )
+CATEGORY_COLORS = ["#1f6feb", "#2da44e", "#8250df", "#e8871e"]
+CHART_BAR_PX = 13  # one bar (one category of one model)
+CHART_GAP_PX = 10  # between two models
 
 
 def category_chart_spec(categories: Sequence[str], models: Sequence[str]) -> dict:
-    """Vega-Lite small multiples: one bar chart per category, models in the given order."""
+    """Vega-Lite grouped bars in one view as wide as its container (a narrow window never
+    scrolls sideways): one band per model (in the given order, best first) holding one bar per
+    category (in the given order, coloured by category, legend on top)."""
+    cats, names = list(categories), list(models)
+    height = len(names) * (len(cats) * CHART_BAR_PX + CHART_GAP_PX)
     return {
-        "facet": {
-            "column": {"field": "category", "type": "nominal", "title": None,
-                       "sort": list(categories), "header": {"labelFontSize": 13}},
-        },
-        "spec": {
-            "width": 210,
-            "height": {"step": 21},
-            "mark": {"type": "bar", "cornerRadiusEnd": 2},
-            "encoding": {
-                "y": {"field": "model", "type": "nominal", "title": None,
-                      "sort": list(models), "axis": {"labelLimit": 240, "labelOverlap": False,
-                                                       "labelExpr": CHART_LABEL_EXPR}},
-                "x": {"field": "value", "type": "quantitative", "title": "average (%)",
-                      "scale": {"domain": [0, 100]}},
-                "color": STATUS_COLOR,
-                "tooltip": [{"field": "model"}, {"field": "category"},
-                            {"field": "value", "title": "average (%)", "format": ".1f"}],
-            },
+        "width": "container",
+        "height": max(height, 60),  # the bars' area: fit-x leaves it to the bars
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "mark": {"type": "bar", "cornerRadiusEnd": 2},
+        "encoding": {
+            "y": {"field": "model", "type": "nominal", "title": None, "sort": names,
+                  "scale": {"paddingInner": CHART_GAP_PX / (len(cats) * CHART_BAR_PX
+                                                              + CHART_GAP_PX)},
+                  "axis": {"labelLimit": 260, "labelOverlap": False, "labelFontSize": 11,
+                           "labelExpr": CHART_LABEL_EXPR, "ticks": False}},
+            "yOffset": {"field": "category", "type": "nominal", "sort": cats},
+            "x": {"field": "value", "type": "quantitative", "title": "category average (%)",
+                  "scale": {"domain": [0, 100]}, "axis": {"tickCount": 5}},
+            "color": {"field": "category", "type": "nominal", "title": None, "sort": cats,
+                      "legend": {"orient": "top", "labelFontSize": 12},
+                      "scale": {"domain": cats, "range": CATEGORY_COLORS[: len(cats)]}},
+            "tooltip": [{"field": "model"}, {"field": "category"},
+                        {"field": "value", "title": "category average (%)", "format": ".1f"},
+                        {"field": "average", "title": "average (%)", "format": ".1f"}],
         },
     }  # fmt: skip
 
@@ -877,10 +909,30 @@ class ModelPage:
     reproduce: str  # shell commands
 
 
+EMPTY = "–"  # what a table shows for a field without a value
+
+
 def _kv(pairs: Sequence[tuple[str, object]]) -> pd.DataFrame:
+    """``field, value`` lines; a missing or empty value reads ``–``, not a blank."""
+    values = ["" if v is None else str(v) for _, v in pairs]
     return pd.DataFrame(
-        {"field": [k for k, _ in pairs], "value": ["" if v is None else str(v) for _, v in pairs]}
+        {"field": [k for k, _ in pairs], "value": [v if v.strip() else EMPTY for v in values]}
     )
+
+
+def title_html(model_id: str) -> str:
+    """The model page's heading as HTML: the id escaped, with a line-break opportunity after
+    each ``/`` (``<wbr>``, not copied with the text), so that a narrow window breaks
+    ``org/`` | ``name`` instead of inside a word (``SmolL|M2``)."""
+    parts = [html.escape(part, quote=True) for part in str(model_id).split("/")]
+    return f'<h2 style="{TITLE_STYLE}">{"/<wbr>".join(parts)}</h2>'
+
+
+# Streamlit's own st.header look; a segment longer than the line still wraps (break-word).
+TITLE_STYLE = (
+    "font-size:2.25rem;font-weight:600;line-height:1.2;letter-spacing:-0.005em;"
+    "margin:0;padding:1rem 0;overflow-wrap:break-word"
+)
 
 
 EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"  # where `biobench model prepare` puts it
@@ -965,6 +1017,8 @@ def reproduce_command(sub) -> str:
         rest_cmd = ["--tasks", ",".join(names), *flags, "--output_path", "runs/reproduce"]
         if shots and shots != [0]:
             rest_cmd += ["--num_fewshot", str(shots[-1])]
+        if sub.run.chat_template:
+            rest_cmd.append("--apply_chat_template")
         lines.append(" ".join(quoted + [shlex.quote(p) for p in rest_cmd]))
     submit_cmd = [
         "biobench", "submit", "runs/reproduce", "--model-id", sub.model.id,
@@ -979,6 +1033,11 @@ def reproduce_command(sub) -> str:
 
 
 HUB = "https://huggingface.co/"
+# README "Prompt form": plain is the suite's primary form; a chat-template run is its own row
+PROMPT_FORMS = {
+    False: "plain (the task prompt as rendered; no chat template)",
+    True: "chat template (lm-eval --apply_chat_template)",
+}
 
 
 def model_links(sub) -> list[tuple[str, str, str]]:
@@ -1080,6 +1139,7 @@ def model_page(sub) -> ModelPage:
             ("model source", run.model_source),
             ("model args", mask_local_paths(run.model_args)),
             ("dtype", run.model_dtype),
+            ("prompt form", PROMPT_FORMS[run.chat_template]),
             ("parameters (lm-eval)", run.model_num_parameters),
             ("batch size", run.batch_size),
             ("device", run.device),

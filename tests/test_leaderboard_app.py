@@ -369,14 +369,28 @@ def assert_no_markup(texts: list[str]) -> None:
             assert not re.search(pattern, text), f"unescaped {pattern!r} in {text!r}"
 
 
+def _unescape(text: str) -> str:
+    """What Markdown shows for text escaped by :func:`views.escape_markdown`."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _cells(at: AppTest) -> set[str]:
+    """Every cell of the page's data grids, and of its static tables as they read (their
+    cells are Markdown: escaped, see :func:`assert_no_markup`)."""
+    cells = {str(v) for df in at.dataframe for v in df.value.to_numpy().ravel()}
+    return cells | {_unescape(str(v)) for t in at.table for v in t.value.to_numpy().ravel()}
+
+
 def test_injection_renders_as_text_on_the_model_page(app):
     open_page(app, "model", id="org-x__injection/run-1")
     texts = [t.value for t in app.text]
     assert INJECT in texts  # contamination notes and notes, verbatim, as plain text
-    tables = [df.value for df in app.dataframe]
-    cells = {str(v) for df in tables for v in df.to_numpy().ravel()}
+    cells = _cells(app)
     assert INJECT in cells and INJECT_HTML in cells and INJECT_MD in cells
     assert_no_markup(_markdown_texts(app))
+    # static tables render their cells as Markdown: the submission's text is escaped there
+    assert app.table, "the Submission and Environment tables"
+    assert_no_markup([str(v) for t in app.table for v in t.value.to_numpy().ravel()])
 
 
 def test_injection_in_a_reported_name_renders_as_text(app):
@@ -398,8 +412,10 @@ def test_model_page_shows_metadata_hashes_and_reproduction(app, store_root):
     assert set(tasks["task"]) == {t.task for t in sub.tasks}
     assert set(tasks["data sha256"]) == {t.data.full_sha256 for t in sub.tasks}
     assert set(tasks["version"]) == {t.version for t in sub.tasks}
-    cells = {str(v) for df in app.dataframe for v in df.value.to_numpy().ravel()}
+    cells = _cells(app)
     assert {"meta-llama/Llama-2-7b-hf", "BioInstruct 25k", "0.4.13", "apache-2.0"} <= cells
+    fields = {str(v) for t in app.table for v in t.value["value"]}  # Submission, Environment
+    assert views.EMPTY in fields and "" not in fields  # an empty field reads "–", not a blank
     command = app.code[0].value
     assert "biobench eval" in command and "pretrained=org-a/alpha-7b" in command
     assert "biobench submit" in command
@@ -453,6 +469,41 @@ def test_compare_view_computes_paired_statistics(app, store_root):
     assert "download_button" in kinds, kinds
 
 
+@pytest.mark.parametrize("dark", [False, True])
+def test_forest_plot_fits_its_text_and_stays_narrow(store_root, dark):
+    """Every text of the compare page's forest plot (title, labels, numbers, axis caption, key)
+    lies inside the figure, nothing clipped; the axis says percentage points; the figure is
+    narrow and tall (one band per test) so that a phone-width page shrinks it little."""
+    import matplotlib.pyplot as plt
+
+    from leaderboard import compare, report
+    from leaderboard.schemas import StatsSettings
+
+    ids = ["org-a__alpha-7b/run-1", "org-b__beta-135m/run-1", "org-c__gamma-13b/run-1"]
+    settings = StatsSettings(n_resamples=200, n_permutations=200, seed=0)
+    for pair in (ids[:2], ids):  # one pair (named in the title) and several (in each band)
+        result = compare.compare(pair, store=Store(store_root), settings=settings)
+        fig = report.forest_figure(result, percent=True, dark=dark)
+        try:
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            texts = [t for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text()]
+            words = " ".join(t.get_text() for t in texts)
+            assert "percentage points" in words and "Paired differences" in words
+            assert "significant after Holm" in words and "PubMedQA" in words
+            width, height = fig.get_size_inches()
+            drawn = fig.get_tightbbox(renderer)  # inches: everything drawn, text included
+            assert drawn.x0 >= -0.01 and drawn.y0 >= -0.01, drawn
+            assert drawn.x1 <= width + 0.01 and drawn.y1 <= height + 0.01, drawn
+            for text in fig.texts:  # title, axis caption, key: each line inside the figure
+                extent = text.get_window_extent(renderer)
+                assert 0 <= extent.x0 and extent.x1 <= fig.bbox.x1, text.get_text()
+            assert width * 110 <= 560 and height > width  # ~530 px wide, taller than wide
+        finally:
+            plt.close(fig)
+    assert report.forest_png(result, percent=True).startswith(b"\x89PNG")
+
+
 REPO_RUNS = (
     Path(__file__).resolve().parents[1] / "submissions" / "HuggingFaceTB__SmolLM2-135M-Instruct"
 )
@@ -504,7 +555,8 @@ def test_about_page_lists_every_registry_task(app):
     from leaderboard.suite import load_suite
 
     open_page(app, "about")
-    tasks, groups = app.dataframe[0].value, app.dataframe[1].value
+    tasks = app.dataframe[0].value
+    groups = app.table[0].value.map(_unescape)  # a static table: Markdown cells, escaped
     assert sorted(tasks["lm-eval task"]) == sorted(t.name for t in registry.TASKS)
     suite = load_suite()
     for _, row in groups.iterrows():  # members as the group YAMLs list them

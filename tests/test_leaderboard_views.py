@@ -347,12 +347,56 @@ def test_charts_data():
     big = bars[bars["model"] == "org/big-13b"].set_index("category")["value"]
     assert big.to_dict() == {"QA": 70.0, "IE": 50.0, "GEN": 30.0}
     spec = views.category_chart_spec(["QA", "IE", "GEN"], ["b", "a"])
-    assert spec["facet"]["column"]["sort"] == ["QA", "IE", "GEN"]
-    assert spec["spec"]["encoding"]["y"]["sort"] == ["b", "a"]
+    # one view as wide as its container (no fixed-width panels side by side): a band per model
+    # in ranked order, a bar per category inside it, categories told apart by colour
+    assert "facet" not in spec and "hconcat" not in spec and spec["width"] == "container"
+    assert spec["autosize"]["type"] == "fit-x"
+    enc = spec["encoding"]
+    assert enc["y"]["field"] == "model" and enc["y"]["sort"] == ["b", "a"]
+    assert enc["yOffset"]["field"] == "category" and enc["yOffset"]["sort"] == ["QA", "IE", "GEN"]
+    assert enc["color"]["field"] == "category"
+    assert enc["color"]["scale"]["domain"] == ["QA", "IE", "GEN"]
+    assert enc["x"]["field"] == "value" and enc["x"]["scale"]["domain"] == [0, 100]
+    assert {t["field"] for t in enc["tooltip"]} >= {"model", "category", "value", "average"}
+    assert spec["height"] == 2 * (3 * views.CHART_BAR_PX + views.CHART_GAP_PX)  # grows per row
     assert list(dict.fromkeys(bars["model"])) == ["org/big-13b", "org/mid"]  # ranked
     points = views.scatter_data(board)
     assert set(points["model"]) == {"org/big-13b", "org/small-135m"}
     assert points.set_index("model").loc["org/small-135m", "size_b"] == pytest.approx(0.135)
+
+
+def test_pool_heading_keeps_subset_labels_whole():
+    head, subsets = views.pool_heading(
+        "20 tasks (QA 6/6 · IE 9/9 · GEN 5/5) · full, lite-150-v1, lite-50-v1 (set 2)"
+    )
+    assert head.replace("\u00a0", " ") == "20 tasks (QA 6/6 · IE 9/9 · GEN 5/5) (set 2)"
+    assert "IE\u00a09/9" in head  # a count stays with its category on one line
+    assert "-" not in subsets  # no hyphen a line could break after ("lite-|50-v1")
+    shown = subsets.replace("\\", "").replace(views.NO_BREAK_HYPHEN, "-")  # as Markdown shows it
+    assert shown == "full, lite-150-v1, lite-50-v1"
+    assert views.pool_heading("6 tasks (QA 6/6) · full test sets") == (
+        "6 tasks (QA\u00a06/6)", "full test sets")  # fmt: skip
+    head, subsets = views.pool_heading("3 tasks (QA 3/6) · <b>**x**</b>")  # a custom subset
+    assert subsets == views.escape_markdown("<b>**x**</b>")  # shown as text
+    assert views.pool_heading("published") == ("published", "")
+
+
+def test_model_title_breaks_after_the_organisation():
+    html = views.title_html("HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert html.startswith("<h2") and html.endswith("</h2>")
+    assert ">HuggingFaceTB/<wbr>SmolLM2-135M-Instruct</h2>" in html
+    assert "&lt;b&gt;" in views.title_html("<b>/x")  # escaped, never markup
+
+
+def test_empty_fields_read_as_a_dash():
+    from benchmarks.bench_leaderboard import make_submission
+
+    sub, _ = make_submission("org/model-7b", tasks=views.layout().of(Category.QA)[:1], n_items=5)
+    page = views.model_page(sub)
+    for frame in (page.metadata, page.environment):
+        assert "" not in set(frame["value"].str.strip())
+    meta = page.metadata.set_index("field")["value"]
+    assert meta["adapter"] == views.EMPTY  # no adapter: a dash, not a blank
 
 
 def test_model_link_round_trips_odd_names():
@@ -557,6 +601,13 @@ def test_reproduce_command_of_the_embedded_model_and_lite_subsets():
     assert "revision=gguf" not in text and "/root/.cache" not in text
     env = views.model_page(sub).environment.set_index("field")["value"]
     assert "/root/.cache" not in env["model args"] and views.LOCAL_FOLDER in env["model args"]
+    assert env["prompt form"].startswith("plain") and "--apply_chat_template" not in text
+
+    sub.run.chat_template = True  # a chat-template run is reproduced as one
+    evals = [shlex.split(line) for line in views.reproduce_command(sub).splitlines()]
+    assert all("--apply_chat_template" in a for a in evals if a[:2] == ["biobench", "eval"])
+    env = views.model_page(sub).environment.set_index("field")["value"]
+    assert env["prompt form"].startswith("chat template")
 
 
 def test_model_page_lists_baselines_or_says_they_are_missing():

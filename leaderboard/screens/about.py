@@ -57,9 +57,32 @@ st.markdown(
     "reproduce command starts with `biobench model prepare`."
 )
 st.subheader("Tasks")
-st.dataframe(tasks, hide_index=True, width="stretch", height=shared.fit_height(len(tasks)))
+wide_text = st.column_config.TextColumn(width=420)  # wraps over the rows' three lines
+st.dataframe(
+    tasks,
+    hide_index=True,
+    width="stretch",
+    row_height=shared.WRAP_ROW_HEIGHT,
+    height=shared.fit_height(len(tasks), row_height=shared.WRAP_ROW_HEIGHT),
+    column_config={
+        "column": st.column_config.TextColumn(width=150, pinned=True),
+        "lm-eval task": st.column_config.TextColumn(width=170),
+        "scoring": st.column_config.TextColumn(width=100),
+        "metric": st.column_config.TextColumn(width=190),
+        "result key": st.column_config.TextColumn(width=160),
+        "what it measures": wide_text,
+        "read it as": wide_text,
+    },
+)
 st.subheader("Groups")
-st.dataframe(groups, hide_index=True, width="stretch", height=shared.fit_height(len(groups)))
+st.caption(
+    "Each group's tasks, as its lm-eval group YAML lists them; a group's score is the "
+    "unweighted mean of its tasks' scores. A (gen) group takes the generative variant of each "
+    "task that has one."
+)
+# a static table wraps the long task lists (category and scoring read from "shown as"); its
+# cells render Markdown, hence escaped
+st.table(groups[["group", "shown as", "tasks"]].map(views.escape_markdown), hide_index=True)
 st.subheader("How to reproduce a row")
 st.markdown(
     "Each model page shows the exact commands for its submission. In general: evaluate with "

@@ -192,12 +192,16 @@ config[views.AT_BASELINE] = st.column_config.NumberColumn(
 
 for i, (order, label) in enumerate(pool_list):
     part = ranked[ranked["pool_order"] == order]
-    st.subheader(f"Ranked on {label}", anchor=f"ranked-{i + 1}")
+    what, subsets = views.pool_heading(label)
+    st.subheader(f"Ranked on {what}", anchor=f"ranked-{i + 1}")
+    note = f"Items: {subsets}." if subsets else ""
     if i == 0 and len(pool_list) > 1:
-        st.caption(
-            "Rows with different tasks or item subsets are ranked in separate tables: their "
+        note += (
+            " Rows with different tasks or item subsets are ranked in separate tables: their "
             "averages are over different items and cannot be ordered against each other."
         )
+    if note:
+        st.caption(note.strip())
     st.dataframe(
         part[columns],
         column_config=config,
@@ -269,7 +273,7 @@ if pool_list:
             st.caption(f"Category averages of the top {shown} rows of this ranked set.")
             cats = [views.CATEGORY_LABEL[c] for c in lay.categories]
             order = list(dict.fromkeys(bars["model"]))  # best first, as ranked
-            st.vega_lite_chart(bars, views.category_chart_spec(cats, order), width="content")
+            st.vega_lite_chart(bars, views.category_chart_spec(cats, order), width="stretch")
     with scatter_tab:
         points = views.scatter_data(view, pool=chart_pool)
         if points.empty:

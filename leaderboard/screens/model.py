@@ -64,7 +64,7 @@ except (OSError, ValueError, KeyError) as exc:
     )
     st.stop()
 page = views.model_page(sub)
-st.header(views.escape_markdown(page.title))
+st.html(views.title_html(page.title))  # breaks after "org/" in a narrow window, not mid-word
 st.caption(
     ":material/verified: Reproduced with this suite: every score recomputed from per-item records."
 )
@@ -119,15 +119,14 @@ if not page.groups.empty:
                  height=shared.fit_height(len(page.groups)), column_config={
         "value": st.column_config.NumberColumn("value (%)", format="%.1f")})  # fmt: skip
 
+# Static tables wrap long values (ids, hashes, model arguments, file names) over lines; their
+# cells render Markdown, so every value is escaped (submission text stays text).
 left, right = st.columns(2)
-with left:
-    st.subheader("Submission")
-    st.dataframe(page.metadata, hide_index=True, placeholder="–", width="stretch",
-                 height=shared.fit_height(len(page.metadata)))  # fmt: skip
-with right:
-    st.subheader("Environment")
-    st.dataframe(page.environment, hide_index=True, placeholder="–", width="stretch",
-                 height=shared.fit_height(len(page.environment)))  # fmt: skip
+for column, title, frame in ((left, "Submission", page.metadata),
+                             (right, "Environment", page.environment)):  # fmt: skip
+    with column:
+        st.subheader(title)
+        st.table(frame.assign(value=frame["value"].map(views.escape_markdown)), hide_index=True)
 
 st.subheader("Declared training data")
 if page.training_data:

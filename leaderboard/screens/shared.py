@@ -161,9 +161,14 @@ def dark_theme() -> bool:
     return getattr(getattr(st.context, "theme", None), "type", None) == "dark"
 
 
-def fit_height(n_rows: int, cap: int | None = None) -> int:
-    """Pixel height that shows ``n_rows`` rows without an inner scroll bar (up to ``cap``)."""
-    height = 38 + 35 * max(n_rows, 1) + 12  # + room for a horizontal scroll bar
+# Rows taller than 4rem (64 px) let a data grid wrap long text over several lines.
+WRAP_ROW_HEIGHT = 66  # three lines
+
+
+def fit_height(n_rows: int, cap: int | None = None, row_height: int = 35) -> int:
+    """Pixel height that shows ``n_rows`` rows of ``row_height`` px without an inner scroll bar
+    (up to ``cap``)."""
+    height = 38 + row_height * max(n_rows, 1) + 12  # + room for a horizontal scroll bar
     return min(height, cap) if cap else height
 
 
