@@ -37,7 +37,7 @@ demo: setup
 XDIST := -n auto --dist loadfile
 
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(XDIST)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(XDIST) --durations=20
 
 # -m replaces pyproject's addopts -m, so the network/gpu exclusion is repeated here
 test-fast: setup

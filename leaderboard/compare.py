@@ -125,8 +125,10 @@ class Pairing:
     conflicting: int
 
 
-def pair_items(a: list[ItemRecord], b: list[ItemRecord]) -> Pairing:
-    """Items with the same doc_id and equal doc and prompt hashes (positions in a and b)."""
+def pair_items(a: list[ItemRecord], b: list[ItemRecord], same_prompt: bool = True) -> Pairing:
+    """Items with the same doc_id and equal doc and prompt hashes (positions in a and b); with
+    ``same_prompt=False`` (runs in different prompt forms: plain vs chat template, whose
+    prompts differ by design) equal doc hashes suffice."""
     pos_b = {it.doc_id: i for i, it in enumerate(b)}
     ia, ib, conflicting = [], [], 0
     for i, it in enumerate(a):
@@ -134,7 +136,9 @@ def pair_items(a: list[ItemRecord], b: list[ItemRecord]) -> Pairing:
         if j is None:
             continue
         other = b[j]
-        if other.doc_hash == it.doc_hash and other.prompt_hash == it.prompt_hash:
+        if other.doc_hash == it.doc_hash and (
+            not same_prompt or other.prompt_hash == it.prompt_hash
+        ):
             ia.append(i)
             ib.append(j)
         else:
@@ -336,7 +340,13 @@ def _compare_column(
     if ca.data.kind != cb.data.kind:
         notes.append(f"{key}: {ca.data.kind} metric vs {cb.data.kind} metric; not comparable")
         return None, np.empty(0)
-    pairing = pair_items(ca.items, cb.items)
+    same_form = a.submission.run.chat_template == b.submission.run.chat_template
+    pairing = pair_items(ca.items, cb.items, same_prompt=same_form)
+    if not same_form:
+        notes.append(
+            f"{key}: {a.label} and {b.label} use different prompt forms (plain vs chat template); "
+            "items paired on the same document, not the same prompt"
+        )
     if pairing.conflicting:
         notes.append(
             f"{key}: {pairing.conflicting} item(s) with the same doc_id but different document or "

@@ -79,8 +79,12 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def duplicate_key(sub: Submission) -> tuple[str, ...]:
+    """What makes two runs the same setup: model, revision, precision, suite version, adapter and
+    prompt form (a chat-template run of a model is a run of its own, README "Prompt form")."""
     adapter = sub.model.adapter.id if sub.model.adapter else ""
-    return (sub.model.id, sub.model.revision, str(sub.model.precision), sub.suite_version, adapter)
+    form = "chat template" if sub.run.chat_template else "plain"
+    model = (sub.model.id, sub.model.revision, str(sub.model.precision))
+    return (*model, sub.suite_version, adapter, form)
 
 
 class Store:
@@ -247,8 +251,8 @@ class Store:
         raise KeyError(f"no submission {ref!r} in {self.root}; known: {', '.join(ids) or 'none'}")
 
     def duplicates_of(self, sub: Submission) -> list[tuple[str, list[str]]]:
-        """Stored submissions with the same model, revision, precision, suite version and
-        adapter that share a task with ``sub`` (disjoint task sets complement each other)."""
+        """Stored submissions with the same model, revision, precision, suite version, adapter
+        and prompt form that share a task with ``sub`` (disjoint task sets complement each other)."""
         mine = {t.task for t in sub.tasks}
         out = []
         for run_dir in self.submission_dirs():
@@ -277,8 +281,9 @@ class Store:
                 shown = "; ".join(f"{i} (tasks {', '.join(t[:5])})" for i, t in dups)
                 raise SubmissionError(
                     f"duplicate: {sub.model.id} revision {sub.model.revision}, precision "
-                    f"{sub.model.precision}, suite {sub.suite_version} is already stored for the "
-                    f"same tasks: {shown}; pass --replace to replace it"
+                    f"{sub.model.precision}, suite {sub.suite_version}, {duplicate_key(sub)[-1]} "
+                    f"prompts is already stored for the same tasks: {shown}; pass --replace to "
+                    "replace it"
                 )
             old_ids = [i for i, _ in dups]
             if target.exists() and f"{target.parent.name}/{target.name}" not in old_ids:

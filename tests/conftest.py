@@ -111,10 +111,22 @@ def model(tiny_llama, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, tiny_llama):
     """Two tiny-model lm-eval runs, A submitted, B not (``tests/submission_runs.py``); built
-    once per test process."""
+    once per ``pytest`` run: under pytest-xdist the workers share one copy in the run's common
+    temp folder, the first builds it under a file lock, the others wait and reuse it."""
+    from filelock import FileLock
+
     from tests.submission_runs import tiny_runs
 
-    return tiny_runs(tmp_path_factory.getbasetemp() / "submission-runs", tiny_llama)
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run
+    with FileLock(str(base / "submission-runs.lock")):
+        model_a = (
+            base / "submission-runs-model-a"
+        )  # the same seeded tiny LLaMA, in the shared folder
+        if not (model_a / "config.json").is_file():
+            shutil.copytree(tiny_llama, model_a, dirs_exist_ok=True)
+        return tiny_runs(base / "submission-runs", model_a)
 
 
 @pytest.fixture
