@@ -94,6 +94,11 @@ def test_pairing_uses_doc_and_prompt_hashes():
     pairing = pair_items(a, b)
     assert list(pairing.a_idx) == [1, 3] and list(pairing.b_idx) == [0, 2]
     assert (pairing.only_a, pairing.only_b, pairing.conflicting) == (1, 1, 1)
+    # runs in different prompt forms (plain vs chat template) pair on the document alone
+    across = pair_items(a, b, same_prompt=False)
+    assert list(across.a_idx) == [1, 2, 3] and across.conflicting == 0
+    other_doc = [_item(1).model_copy(update={"doc_hash": "f" * 64})]
+    assert pair_items(a, other_doc, same_prompt=False).conflicting == 1
 
 
 def test_reference_rows_are_never_tested(store):
