@@ -217,7 +217,7 @@ def ner_test_keys(root: Path) -> set[str]:
     return {
         normalise(ie_tasks.detokenize(tokens))
         for folder in NER_CORPORA
-        for tokens, _ in ie_data.read_iob(root / "ner" / folder / "test.tsv")
+        for tokens, _, _ in ie_data.read_iob(root / "ner" / folder / "test.tsv")
     }
 
 

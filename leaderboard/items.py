@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from leaderboard.schemas import Counts, ItemRecord
+from tasks.common import subsets
 
 # Document fields that name a shared context (e.g. the abstract a sentence comes from); the
 # first one present becomes the item's cluster (hashed) for clustered standard errors.
@@ -110,10 +111,15 @@ def safe_text(text: str) -> str:
 
 
 def cluster_of(doc: dict[str, Any]) -> str | None:
+    """A hashed cluster id: the first ``CLUSTER_FIELDS`` field present, else the document the
+    record's id names (DDI pairs, JNLPBA sentences: ``tasks.common.subsets.document_of``)."""
     for field in CLUSTER_FIELDS:
         value = doc.get(field)
         if value not in (None, ""):
             return hashlib.sha256(f"{field}={value}".encode()).hexdigest()[:16]
+    document = subsets.document_of(doc)
+    if document is not None:
+        return hashlib.sha256(f"document_id={document}".encode()).hexdigest()[:16]
     return None
 
 

@@ -574,6 +574,24 @@ def display_columns(
     return head + about + tasks
 
 
+# Pixel widths of the board's columns. Every column gets one: a grid told nothing measures the
+# text of every row to size its columns, which at 1,000 rows is most of a render's drawing time
+# (``python -m benchmarks bench_leaderboard_browser``). Text columns get room for typical values;
+# number columns the width of their header.
+TEXT_WIDTHS = {"Rank": 56, "Model": 220, "Run": 150, "Type": 130, "Coverage": 90,
+               "Base model": 200, "Precision": 90, "License": 110, "Date": 100,
+               "Fine-tuned": 90, "Setup": 400, "Source": 220}  # fmt: skip
+CHAR_PX, HEADER_PAD_PX, MIN_WIDTH_PX, MAX_WIDTH_PX = 7, 30, 64, 240
+
+
+def column_width(column: str, label: str | None = None) -> int:
+    """Pixel width of board column ``column`` whose header reads ``label`` (default: the name)."""
+    if column in TEXT_WIDTHS:
+        return TEXT_WIDTHS[column]
+    text = label if label is not None else column
+    return min(max(CHAR_PX * len(text) + HEADER_PAD_PX, MIN_WIDTH_PX), MAX_WIDTH_PX)
+
+
 REPORTED_COLUMNS = ("Model", "Type", "Base model", "Size (B)", "Shots", "Fine-tuned", "Setup",
                     "Source")  # fmt: skip
 

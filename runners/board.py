@@ -1,9 +1,14 @@
 """``biobench leaderboard``: serve the Streamlit leaderboard on 127.0.0.1.
 
-Runs ``python -m streamlit run leaderboard/app.py`` bound to the loopback interface, headless
-(no browser is opened, no usage statistics are sent). The submissions folder is handed to the
-app in the ``BIOBENCH_SUBMISSIONS_DIR`` environment variable, which
-``streamlit run leaderboard/app.py`` also honours when started by hand.
+Runs ``streamlit run leaderboard/app.py`` bound to the loopback interface, headless (no browser
+is opened, no usage statistics are sent). The submissions folder is handed to the app in the
+``BIOBENCH_SUBMISSIONS_DIR`` environment variable, which ``streamlit run leaderboard/app.py``
+also honours when started by hand.
+
+Before it serves, the command reads the store once (:func:`warm`): the loader's disk cache is
+written and the page modules (pandas, pyarrow, the views) are imported in the server's own
+process, so the first visitor of a fresh server waits for neither. Streamlit then runs in this
+process (its own ``streamlit run`` command line, unchanged).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from leaderboard.store import ROOT_ENV as SUBMISSIONS_ENV
@@ -68,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
             f"biobench leaderboard: --port {args.port} is not a TCP port (1-65535)", file=sys.stderr
         )
         return 2
-    env = dict(os.environ)
     if args.submissions is not None:
         folder = args.submissions.expanduser().resolve()
         if not folder.is_dir():
@@ -78,10 +83,30 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        env[SUBMISSIONS_ENV] = str(folder)
+        os.environ[SUBMISSIONS_ENV] = str(folder)
     command = streamlit_command(args.port, args.theme)
+    warm()
     print(f"leaderboard on http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     log.info("running: %s", " ".join(command))
-    # Replace this process: signals (Ctrl-C, a supervisor's SIGTERM) reach Streamlit directly.
-    os.execve(sys.executable, command, env)
-    return 0  # not reached
+    from streamlit.web import cli as streamlit_cli
+
+    # ``streamlit run ...`` in this process; Streamlit handles Ctrl-C and SIGTERM itself
+    return streamlit_cli.main(args=command[3:], prog_name="streamlit", standalone_mode=False) or 0
+
+
+def warm() -> None:
+    """Import what every page needs and read the store (default: ``$BIOBENCH_SUBMISSIONS_DIR``)
+    into the loader's disk cache. A store that cannot be read is the app's to report, per file;
+    nothing here stops the server from starting."""
+    started = time.perf_counter()
+    try:
+        from leaderboard import loader, views  # noqa: F401 - pandas, pyarrow, the registry
+
+        tables = loader.load_tables()
+    except Exception as exc:  # noqa: BLE001 - the pages show what is wrong, file by file
+        log.warning("could not read the submissions before serving: %s", exc)
+        return
+    print(
+        f"read {len(tables.submissions)} submissions in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )

@@ -18,7 +18,7 @@ from tasks.bio_chemprot import utils as chemprot
 from tasks.bio_ddi import utils as ddi
 from tasks.bio_gad import utils as gad
 from tasks.bio_hoc import utils as hoc
-from tasks.common import ie_data
+from tasks.common import ie_data, subsets
 from tasks.common.ie_records import (
     MultiLabelRecord,
     NerRecord,
@@ -81,7 +81,7 @@ def test_read_iob_and_records(tmp_path):
     path = tmp_path / "test.tsv"
     path.write_text(IOB_TEXT, encoding="utf-8")
     sentences = ie_data.read_iob(path)
-    assert [len(t) for t, _ in sentences] == [4, 2, 3]
+    assert [len(t) for t, _, _ in sentences] == [4, 2, 3]
     records = ie_data.records_from_iob(sentences, "chemical", collapse=False)
     assert [r.id for r in records] == ["0", "1", "2"]
     assert records[0].spans == [[0, 1]] and records[1].spans == [] and records[2].spans == [[0, 3]]
@@ -424,3 +424,26 @@ def test_ie_groups_list_registered_tasks():
     generative = yaml.safe_load((TASKS_DIR / "_groups" / "bio_ie_gen.yaml").read_text())["task"]
     assert set(default) | set(generative) == ie_names
     assert {n for n in generative if registry.task(n).variant is registry.Variant.LOGLIK} == set()
+
+
+def test_docstart_lines_are_document_boundaries_not_sentences(tmp_path):
+    """CoNLL ``-DOCSTART-`` lines (404 in JNLPBA's test file) open documents: they are never
+    scored as sentences, and each sentence's id names its document, in the file and hub rows."""
+    path = tmp_path / "test.tsv"
+    path.write_text(
+        "-DOCSTART-\tO\n\nIL-2\tB-DNA\ngene\tI-DNA\n\nT\tO\n\n-DOCSTART-\tO\n\nNF-kB\tB-protein\n",
+        encoding="utf-8",
+    )
+    sentences = ie_data.read_iob(path)
+    assert [(t, d) for t, _, d in sentences] == [(["IL-2", "gene"], 0), (["T"], 0), (["NF-kB"], 1)]
+    records = ie_data.records_from_iob(sentences, "bio-entity", collapse=True)
+    assert [r.id for r in records] == ["d0.s0", "d0.s1", "d1.s2"]
+    assert [subsets.document(r) for r in records] == ["d0", "d0", "d1"]
+    rows = [
+        {"id": "0", "tokens": ["-DOCSTART-"], "type": "x", "ner_tags": [0]},
+        {"id": "1", "tokens": ["IL-2", "gene"], "type": "x", "ner_tags": [1, 2]},
+        {"id": "2", "tokens": ["T"], "type": "x", "ner_tags": [0]},
+        {"id": "3", "tokens": ["-DOCSTART-"], "type": "x", "ner_tags": [0]},
+        {"id": "4", "tokens": ["NF-kB"], "type": "x", "ner_tags": [1]},
+    ]
+    assert ie_data.records_from_blurb_rows(rows, "bio-entity") == records

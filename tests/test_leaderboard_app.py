@@ -312,13 +312,26 @@ def test_downloads_hold_the_current_view(app, monkeypatch):
     import io
     import json
 
-    seen = {}
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    seen, deferred = {}, []
     real_csv, real_json = views.export_csv, views.export_json
     monkeypatch.setattr(views, "export_csv", lambda f: seen.setdefault("csv", real_csv(f)))
     monkeypatch.setattr(views, "export_json", lambda f: seen.setdefault("json", real_json(f)))
+    real_add = MediaFileManager.add_deferred
+
+    def add_deferred(self, callable_, *args, **kwargs):  # what the server runs on a click
+        deferred.append(callable_)
+        return real_add(self, callable_, *args, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     app.multiselect(key="types").select("base").run()
-    labels = [b.label for b in app.get("download_button")]
-    assert labels == ["Download CSV", "Download JSON"]
+    buttons = app.get("download_button")
+    assert [b.label for b in buttons] == ["Download CSV", "Download JSON"]
+    assert all(b.proto.deferred_file_id for b in buttons)
+    assert not seen  # the files are built on a click, not on every rerun
+    for build in deferred[-2:]:  # this run's two buttons
+        build()
     csv = pd.read_csv(io.StringIO(seen["csv"]))
     assert set(csv["model"]) == {"org-a/alpha-7b", "org-b/beta-135m"}  # plain ids
     assert csv["rank"].tolist() == [1, 2]

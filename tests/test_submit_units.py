@@ -198,3 +198,17 @@ def test_run_device_is_where_the_model_ran(device, env, recorded):
     from leaderboard.validate import _device
 
     assert _device({"device": device}, env) == recorded
+
+
+def test_items_cluster_by_the_document_their_id_names():
+    """DDI pairs and JNLPBA sentences cluster by document (clustered SEs); a doc naming none
+    has no cluster, and an explicit cluster field wins over the id."""
+    same = [itemlib.cluster_of({"id": i}) for i in ("DDI-MedLine.d7.s0.p0", "DDI-MedLine.d7.s3.p2")]
+    assert same[0] is not None and same[0] == same[1]
+    assert itemlib.cluster_of({"id": "DDI-MedLine.d8.s0.p0"}) != same[0]
+    assert itemlib.cluster_of({"id": "d3.s10"}) == itemlib.cluster_of({"id": "d3.s11"})
+    assert itemlib.cluster_of({"id": "d3.s10"}) != itemlib.cluster_of({"id": "d4.s12"})
+    assert itemlib.cluster_of({"id": "17"}) is None
+    assert itemlib.cluster_of({"id": "d3.s10", "abstract_id": "x"}) == itemlib.cluster_of(
+        {"id": "d9.s1", "abstract_id": "x"}
+    )

@@ -159,7 +159,6 @@ config = {
         "Model",
         display_text=views.LINK_DISPLAY,
         help="Opens the model's page (· run id where a model has several runs)",
-        width=220,
         pinned=True,
     ),
     "Run": st.column_config.TextColumn("Run", help="Run id of the stored submission"),
@@ -168,7 +167,7 @@ config = {
         "Coverage", help=f"Tasks with a score, of the {len(lay.tasks)} averaged columns"
     ),
     "Source": st.column_config.TextColumn("Source", help="Paper or model card"),
-    "Setup": st.column_config.TextColumn("Setup", width="large"),
+    "Setup": st.column_config.TextColumn("Setup"),
     "Fine-tuned": st.column_config.TextColumn("Fine-tuned", help="Fine-tuned on each task"),
 }
 for name in (*lay.average_columns, *lay.score_columns):
@@ -189,6 +188,12 @@ config[views.AT_BASELINE] = st.column_config.NumberColumn(
     "apart from answering one option throughout (paired test, p ≥ 0.05). Empty: no baselines "
     "stored.",
 )
+
+for name in dict.fromkeys([*columns, *published.columns]):
+    if name not in config:
+        config[name] = st.column_config.Column(name)
+    # a width for every column: a grid left to size its columns reads every row's text first
+    config[name] = {**config[name], "width": views.column_width(name, config[name].get("label"))}
 
 for i, (order, label) in enumerate(pool_list):
     part = ranked[ranked["pool_order"] == order]
@@ -232,11 +237,12 @@ if not published.empty:
             key="reported",
         )
 
-export = views.export_frame(view, lay)
+# the files are built when a button is clicked (on the server, from this run's view), not on
+# every rerun: a filter change does not pay for two exports nobody asked for
 left, right, _ = st.columns([1, 1, 4])
 left.download_button(
     "Download CSV",
-    views.export_csv(export),
+    lambda: views.export_csv(views.export_frame(view, lay)),
     file_name="bioinstruct-leaderboard.csv",
     mime="text/csv",
     on_click="ignore",
@@ -245,7 +251,7 @@ left.download_button(
 )
 right.download_button(
     "Download JSON",
-    views.export_json(export),
+    lambda: views.export_json(views.export_frame(view, lay)),
     file_name="bioinstruct-leaderboard.json",
     mime="application/json",
     on_click="ignore",

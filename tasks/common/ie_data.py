@@ -9,7 +9,9 @@ pinned revision, ``<config>/test/0000.parquet`` with columns ``id``, ``tokens``,
 ``ner_tags`` (class ids of ``O``, ``B``, ``I``: the entity type is dropped).
 
 Both become one :class:`~tasks.common.ie_records.NerRecord` per sentence, ``id`` = the sentence's
-position in the test file (0-based). JNLPBA's five types (protein, DNA, RNA, cell line,
+position in the test file (0-based), prefixed ``d<N>.`` with its document's number where the file
+marks documents: JNLPBA's ``-DOCSTART-`` lines are boundaries between its 404 abstracts, not
+sentences (releases up to task version 1.1 scored them as 404 extra sentences). JNLPBA's five types (protein, DNA, RNA, cell line,
 cell type) are collapsed into one entity type, as BLURB does (its loader keeps only the B/I/O
 letter); the other corpora have a single type each.
 """
@@ -28,8 +30,29 @@ BLURB_REVISION = "a039685039b6a9ea41c52ac4909c32c51a0921d8"
 BLURB_TAGS = ("O", "B", "I")  # ClassLabel names of ``ner_tags`` in bigbio/blurb
 
 
-def read_iob(path: Path) -> list[tuple[list[str], list[str]]]:
-    """Sentences of a ``token<TAB>tag`` file as (tokens, tags); a clear error on a bad line."""
+DOCSTART = "-DOCSTART-"  # CoNLL document boundary (JNLPBA's test file has 404 of them)
+Sentence = tuple[list[str], list[str], int | None]  # tokens, tags, document number (or None)
+
+
+def with_documents(sentences: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[Sentence]:
+    """Drop the ``-DOCSTART-`` pseudo-sentences, numbering the documents they open (0-based).
+
+    Sentences before the first boundary, and all sentences of a file without boundaries, get
+    ``None``. The same rule serves the IOB file and the hub rows, so both give the same records.
+    """
+    out: list[Sentence] = []
+    document: int | None = None
+    for tokens, tags in sentences:
+        if list(tokens) == [DOCSTART]:
+            document = 0 if document is None else document + 1
+            continue
+        out.append((list(tokens), list(tags), document))
+    return out
+
+
+def read_iob(path: Path) -> list[Sentence]:
+    """Sentences of a ``token<TAB>tag`` file as (tokens, tags, document), ``-DOCSTART-`` lines
+    read as document boundaries (:func:`with_documents`); a clear error on a bad line."""
     sentences: list[tuple[list[str], list[str]]] = []
     tokens: list[str] = []
     tags: list[str] = []
@@ -42,6 +65,12 @@ def read_iob(path: Path) -> list[tuple[list[str], list[str]]]:
                     tokens, tags = [], []
                 continue
             parts = line.split("\t")
+            if parts[0] == DOCSTART:  # its own sentence, whatever follows it on the line
+                if tokens:
+                    sentences.append((tokens, tags))
+                sentences.append(([DOCSTART], ["O"]))
+                tokens, tags = [], []
+                continue
             if len(parts) != 2 or not parts[0] or not parts[1]:
                 raise ValueError(
                     f"{path}:{lineno}: expected 'token<TAB>IOB-tag', got {line!r}; "
@@ -51,7 +80,13 @@ def read_iob(path: Path) -> list[tuple[list[str], list[str]]]:
             tags.append(parts[1])
     if tokens:
         sentences.append((tokens, tags))
-    return sentences
+    return with_documents(sentences)
+
+
+def sentence_id(index: int, document: int | None) -> str:
+    """A record id: the sentence's position among the file's sentences, ``d<doc>.s<pos>`` where
+    the file marks documents (``tasks.common.subsets.document`` reads the document back)."""
+    return str(index) if document is None else f"d{document}.s{index}"
 
 
 def collapse_types(tags: Sequence[str]) -> list[str]:
@@ -60,14 +95,19 @@ def collapse_types(tags: Sequence[str]) -> list[str]:
 
 
 def records_from_iob(
-    sentences: Sequence[tuple[Sequence[str], Sequence[str]]], entity_type: str, collapse: bool
+    sentences: Sequence[tuple[Sequence[str], Sequence[str], int | None]],
+    entity_type: str,
+    collapse: bool,
 ) -> list[NerRecord]:
     records = []
-    for i, (tokens, tags) in enumerate(sentences):
+    for i, (tokens, tags, document) in enumerate(sentences):
         tags = collapse_types(tags) if collapse else list(tags)
         records.append(
             NerRecord(
-                id=str(i), tokens=list(tokens), entity_type=entity_type, spans=spans_from_iob(tags)
+                id=sentence_id(i, document),
+                tokens=list(tokens),
+                entity_type=entity_type,
+                spans=spans_from_iob(tags),
             )
         )
     return records
@@ -75,20 +115,13 @@ def records_from_iob(
 
 def records_from_blurb_rows(rows: Sequence[dict[str, Any]], entity_type: str) -> list[NerRecord]:
     """Rows of a bigbio/blurb parquet file (``ner_tags`` as class ids or as letters)."""
-    records = []
+    sentences = []
     for i, row in enumerate(rows):
         tags = [BLURB_TAGS[t] if isinstance(t, int) else str(t) for t in row["ner_tags"]]
         if len(tags) != len(row["tokens"]):
             raise ValueError(f"{BLURB_REPO} row {i}: {len(row['tokens'])} tokens, {len(tags)} tags")
-        records.append(
-            NerRecord(
-                id=str(i),
-                tokens=[str(t) for t in row["tokens"]],
-                entity_type=entity_type,
-                spans=spans_from_iob(tags),
-            )
-        )
-    return records
+        sentences.append(([str(t) for t in row["tokens"]], tags))
+    return records_from_iob(with_documents(sentences), entity_type, collapse=False)
 
 
 def ner_source(

@@ -7,7 +7,7 @@ first 200 are anatomy and clinical knowledge). A lite subset instead is:
 * **stratified** by the record's label (the gold answer of QA and relation extraction, "has
   entities" for NER, "has hallmarks" for HoC, the subset/subject field where there is one);
 * **spread over documents** where records name their document (DDI's ``DDI-<corpus>.d<N>``
-  ids): within a label, documents take turns;
+  ids, JNLPBA's ``d<N>.s<M>``): within a label, documents take turns;
 * **nested**: the first ``k`` indices of one seeded order, so lite-200 is part of lite-500;
 * **versioned** (``SUBSET_VERSION``): the order depends only on the canonical records, the
   task name and the version, never on the machine.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections import defaultdict
 from dataclasses import asdict, is_dataclass
 from functools import cache
@@ -47,12 +48,20 @@ def stratum(record: Any) -> str:
     return f"subset={r.get('subset', '')}"
 
 
+# ``<corpus>.d<N>.s<M>...`` (DDI 2013: ``DDI-DrugBank.d481.s0.p0``) or ``d<N>.s<M>`` (NER files
+# with ``-DOCSTART-`` boundaries, tasks/common/ie_data.sentence_id): the document is before ``.s``.
+_DOCUMENT_ID = re.compile(r"^((?:.*\.)?d\d+)\.s\d+(?:\..*)?$")
+
+
+def document_of(record: Any) -> str | None:
+    """The document a record's id names (see ``_DOCUMENT_ID``), or None when it names none."""
+    match = _DOCUMENT_ID.match(str(_fields(record).get("id", "")))
+    return match.group(1) if match else None
+
+
 def document(record: Any) -> str:
     """The document a record belongs to, where its id says so (else the record itself)."""
-    rid = str(_fields(record).get("id", ""))
-    if rid.startswith("DDI-") and ".s" in rid:
-        return rid.rsplit(".s", 1)[0]
-    return rid
+    return document_of(record) or str(_fields(record).get("id", ""))
 
 
 def _order(records: list[Any], key: str) -> list[int]:
