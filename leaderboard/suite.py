@@ -39,6 +39,13 @@ class SuiteTask:
     max_gen_toks: int | None = None  # generate_until tasks: the task's own generation cap
     # metric name -> its ``higher_is_better`` (None: the YAML leaves it to lm-eval's default)
     higher_is_better: dict[str, bool | None] = field(default_factory=dict)
+    # versions whose primary score is still comparable with this one (``metadata:
+    # comparable_versions`` of the YAML: a release that only adds a metric); the board keeps them
+    comparable_versions: tuple[str, ...] = ()
+
+    def is_current(self, version: str) -> bool:
+        """Whether a score run under ``version`` is comparable with the suite's own."""
+        return version == self.version or version in self.comparable_versions
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,9 @@ def _load(tasks_dir: Path) -> Suite:
                 metrics,
                 int(cap) if cap is not None else None,
                 directions,
+                tuple(
+                    str(v) for v in (config.get("metadata") or {}).get("comparable_versions", ())
+                ),
             )
     return Suite(tasks, groups)
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboard.schemas import check_model_id
+from leaderboard.suite import SuiteTask, load_suite
 from tasks import registry
 from tasks.registry import Category, TaskSpec, Variant
 
@@ -815,16 +816,41 @@ def _baseline_score_columns(primary: pd.DataFrame) -> dict[str, object]:
     }
 
 
+def current_versions() -> dict[str, SuiteTask]:
+    """Each suite task as its YAML stands now (version and comparable versions)."""
+    return dict(load_suite().tasks)
+
+
+def stale_scores(scores: pd.DataFrame, tasks: dict[str, SuiteTask]) -> pd.Series:
+    """Rows of the loader's ``scores`` run under a version of their task that is not comparable
+    with the suite's current one (tasks/CHANGELOG.md; ``SuiteTask.is_current``)."""
+    if "version" not in scores.columns or "task" not in scores.columns:
+        return pd.Series(False, index=scores.index)
+    return pd.Series(
+        [
+            bool(v) and t in tasks and not tasks[t].is_current(v)
+            for t, v in zip(
+                scores["task"].astype(str), scores["version"].fillna("").astype(str), strict=True
+            )
+        ],
+        index=scores.index,
+        dtype=bool,
+    )
+
+
 def frames_from_loader(
-    submissions: pd.DataFrame, scores: pd.DataFrame
+    submissions: pd.DataFrame, scores: pd.DataFrame, versions: dict[str, SuiteTask] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``rows`` and ``scores`` (see the module docstring) from the shared loader's tables
     (:func:`leaderboard.loader.load_tables`: ``submissions`` and tidy ``scores``).
 
     Only primary metrics of registry columns count; per-subset breakdowns (``is_detail``) are
-    not columns. Values and intervals become percent.
+    not columns; a task run under an older version than the suite's (``versions``, default the
+    current suite) is not a score of the board: the model page lists it as stale. Values and
+    intervals become percent.
     """
-    primary = scores[scores["primary"].astype(bool) & ~scores["is_detail"].astype(bool)]
+    stale = stale_scores(scores, current_versions() if versions is None else versions)
+    primary = scores[scores["primary"].astype(bool) & ~scores["is_detail"].astype(bool) & ~stale]
     out_scores = pd.DataFrame(
         {
             "row_id": primary["submission_id"].astype(str),
@@ -1168,12 +1194,19 @@ def model_page(sub) -> ModelPage:
         ]
     )
     display = {t.name: t.display for t in registry.TASKS}
+    current = current_versions()
     tasks = pd.DataFrame(
         {
             "column": [display.get(t.column, t.column) for t in sub.tasks],
             "task": [t.task for t in sub.tasks],
             "breakdown": [t.is_detail for t in sub.tasks],
             "version": [t.version for t in sub.tasks],
+            "on the board": [
+                "yes"
+                if current.get(t.task, t.version) == t.version
+                else f"no: stale (suite has {current[t.task]})"
+                for t in sub.tasks
+            ],
             "shots": [t.n_shot for t in sub.tasks],
             "metric": [t.primary for t in sub.tasks],
             "score": [100 * t.score for t in sub.tasks],

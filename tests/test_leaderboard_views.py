@@ -645,3 +645,31 @@ def test_published_rows_carry_the_type_and_base_model_their_source_states():
         "base"
     }
     assert (reported["model_type"] != views.UNKNOWN).mean() > 0.9
+
+
+def test_scores_of_an_older_task_version_are_not_on_the_board():
+    """A task run under a version the suite has moved past (tasks/CHANGELOG.md) is left off the
+    board, unless the task's YAML lists that version as comparable; the current one stays."""
+    import dataclasses
+
+    from leaderboard import loader
+
+    tables = loader.load_tables(Path(__file__).resolve().parents[1] / "submissions", cache=False)
+    primary = tables.scores[tables.scores["primary"].astype(bool)]
+    task = primary[primary["status"] == "reproduced"].iloc[0]
+    row, name, ran = task["submission_id"], task["task"], str(task["version"])
+    held = views.current_versions()
+    cases = (
+        (dataclasses.replace(held[name], version=ran, comparable_versions=()), True),
+        (dataclasses.replace(held[name], version=ran + ".9", comparable_versions=()), False),
+        (dataclasses.replace(held[name], version=ran + ".9", comparable_versions=(ran,)), True),
+    )
+    for suite_task, kept in cases:
+        versions = dict(held, **{name: suite_task})
+        _, scores = views.frames_from_loader(tables.submissions, tables.scores, versions)
+        on_board = scores[(scores["row_id"] == row) & (scores["column"] == task["column"])]
+        assert (len(on_board) == 1) is kept
+    stale = views.stale_scores(tables.scores, held)
+    assert not (tables.scores.loc[stale, "status"] == "reported").any()
+    hoc = tables.scores[(tables.scores["task"] == "bio_hoc") & (tables.scores["version"] == "1.0")]
+    assert len(hoc) and not stale[hoc.index].any()  # 1.1 only added f1_blue
