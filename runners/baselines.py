@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard import baselines as baselinelib
-from leaderboard.loader import ItemsError, read_items
+from leaderboard.loader import ItemsError, item_subset, read_items
 from leaderboard.rescore import build_tasks
 from leaderboard.schemas import Submission, TaskBaselines
 from leaderboard.store import SUBMISSION_FILE, Store
@@ -200,16 +200,19 @@ def summary(outcome: Outcome) -> list[str]:
 
 MARKDOWN_HEADER = (
     "| task | metric | score | 95% CI (bootstrap) | majority (answer) | first option | random "
-    "| top answer (share) | p vs top answer | at baseline | items scored / test set |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "| top answer (share) | p vs top answer | at baseline | items scored / test set (subset) "
+    "| version |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
 def markdown_rows(sub: Submission) -> list[str]:
-    """README table rows of a submission's stored scores and baselines (nothing recomputed)."""
+    """README table rows of a submission's stored scores and baselines (nothing recomputed);
+    a task run under a version the suite has moved past is left out, as on the board."""
+    suite = load_suite().tasks
     rows = []
     for t in sub.tasks:
-        if t.is_detail:
+        if t.is_detail or (t.task in suite and not suite[t.task].is_current(t.version)):
             continue
         b = t.baselines
         cells = [f"`{t.task}`", t.primary.split(",")[0], f"{t.score:.3f}",
@@ -230,7 +233,8 @@ def markdown_rows(sub: Submission) -> list[str]:
                 "—" if b.p_value is None else f"{b.p_value:.3f}",
                 flag,
             ]
-        cells.append(f"{t.data.n_logged} / {t.data.n_total}")
+        cells.append(f"{t.data.n_logged} / {t.data.n_total} ({item_subset(t)})")
+        cells.append(t.version)
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
