@@ -10,7 +10,14 @@ seconds:
 2. ``lmeval-bf16``: the same in bfloat16 (the CPU's AMX units);
 3. ``alone-fp32``: one prompt at a time (no padding, no waste; the reference outputs);
 4. ``continuous-fp32``: transformers' continuous batching (``generate_batch``), on the first
-   ``N_CB`` prompts only, next to ``lmeval-fp32`` on the same prompts.
+   ``N_CB`` prompts only, next to ``lmeval-fp32`` on the same prompts;
+5. ``llamacpp-q4_1``: llama.cpp (``llama-cpp-python``, the user's obvious CPU alternative) on the
+   very GGUF file the embedded model is prepared from, its Q4_1 weights as they are, one prompt at
+   a time on all cores, greedy from the same prompt token ids. The suite's own models run the
+   dequantised float32 weights, so llama.cpp's outputs are compared but not expected to be equal.
+   When ``llama_cpp`` cannot be imported, the report says so and why (``llamacpp_skipped``):
+   PyPI has only its source release, built with CMake and a C++ compiler
+   (``pip install llama-cpp-python``, several minutes on 2 cores).
 
 Useful tokens are those a row generated up to and including its end-of-text token (or the cap);
 computed tokens are rows x decoding steps of each batch; the wasted fraction is 1 - useful /
@@ -93,6 +100,31 @@ def continuous(model, tokenizer, prompts: list[list[int]]) -> list[list[int]]:
     return [_useful(list(r.generated_tokens), eos) for r in ordered]
 
 
+def llamacpp(gguf: str, prompts: list[list[int]], eos: int) -> tuple[list[list[int]], float]:
+    """Greedy generations of llama.cpp over the same prompt ids; (outputs, CPU s)."""
+    import os
+
+    from llama_cpp import Llama
+
+    llm = Llama(
+        model_path=gguf,
+        n_ctx=max(map(len, prompts)) + MAX_NEW + 8,
+        n_threads=os.cpu_count() or 1,
+        n_batch=512,
+        verbose=False,
+    )
+    outputs, cpu = [], time.process_time()
+    for ids in prompts:
+        llm.reset()
+        out: list[int] = []
+        for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0):
+            out.append(int(token))
+            if token == eos or len(out) >= MAX_NEW:
+                break
+        outputs.append(out)
+    return outputs, time.process_time() - cpu
+
+
 def _figures(outputs: list[list[int]], computed: int, wall: float, cpu: float) -> dict:
     useful = sum(map(len, outputs))
     return {
@@ -150,13 +182,31 @@ def run() -> dict:
         )
     except Exception as exc:  # report, not crash: it is one candidate among several
         report["continuous_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        import llama_cpp
+
+        from runners.model import gguf_path
+
+        wall = time.perf_counter()
+        outs, cpu = llamacpp(str(gguf_path()), prompts, tokenizer.eos_token_id)
+        variants["llamacpp-q4_1"] = _figures(
+            outs, sum(map(len, outs)), time.perf_counter() - wall, cpu
+        )
+        report["llamacpp_version"] = llama_cpp.__version__
+        outputs["llamacpp-q4_1"] = outs
+    except ImportError as exc:
+        report["llamacpp_skipped"] = (
+            f"llama_cpp not importable ({exc}); PyPI has only the source release of "
+            "llama-cpp-python: `pip install llama-cpp-python` builds it with CMake and a C++ "
+            "compiler"
+        )
     report["variants"] = variants
     report["same_as_alone"] = {
         k: sum(a == b for a, b in zip(v, alone, strict=True)) for k, v in outputs.items()
     }
     anchor = variants["lmeval-fp32"]["useful_tokens_per_s"]
     best = max(
-        (k for k in variants if not k.endswith(f"first{N_CB}")),
+        (k for k in variants if not k.endswith(f"first{N_CB}") and not k.startswith("llamacpp")),
         key=lambda k: variants[k]["useful_tokens_per_s"],
     )
     speedup = variants[best]["useful_tokens_per_s"] / anchor
@@ -171,4 +221,25 @@ def run() -> dict:
             and report["same_as_alone"]["lmeval-fp32"] == len(prompts),
         }
     ]
+    if "llamacpp-q4_1" in variants:
+        ratio = variants["llamacpp-q4_1"]["useful_tokens_per_s"] / anchor
+        report["summary"].append(
+            {
+                "figure": "llama.cpp on the same GGUF (Q4_1, one prompt at a time) vs lmeval-fp32",
+                "goal": "comparison (no goal)",
+                "anchor": f"lmeval-fp32 {anchor} tokens/s",
+                "ratio": round(ratio, 2),
+                "met": None,
+            }
+        )
+    elif "llamacpp_skipped" in report:
+        report["summary"].append(
+            {
+                "figure": "llama.cpp on the same GGUF: not measured",
+                "goal": "comparison (no goal)",
+                "anchor": report["llamacpp_skipped"],
+                "ratio": "",
+                "met": None,
+            }
+        )
     return report

@@ -63,22 +63,7 @@ class BaselineError(ValueError):
 # --- which task scores a leaf's constants ------------------------------------------------------
 
 
-def sibling_leaf(leaf: str) -> str | None:
-    """The log-likelihood task whose options and scorer give ``leaf``'s constant baselines:
-    ``leaf`` itself for a log-likelihood task, ``<name>`` for a generative ``<name>_gen`` of the
-    same dataset, None for tasks with no option list (NER, HoC, ROUGE)."""
-    spec = registry.spec_of_leaf(leaf)
-    if spec is None:
-        return None
-    if spec.variant is Variant.LOGLIK:
-        return leaf
-    if not leaf.endswith("_gen"):
-        return None
-    base = leaf.removesuffix("_gen")
-    other = registry.spec_of_leaf(base)
-    if other is not None and other.dataset == spec.dataset and other.variant is Variant.LOGLIK:
-        return base
-    return None
+sibling_leaf = registry.sibling_leaf  # defined once, with the task list
 
 
 def leaves_needed(leaves: Sequence[str]) -> list[str]:

@@ -306,6 +306,25 @@ def tasks_of(group: str) -> tuple[TaskSpec, ...]:
     )
 
 
+def sibling_leaf(leaf: str) -> str | None:
+    """The log-likelihood task of ``leaf``'s dataset (its "sibling"): ``leaf`` itself for a
+    log-likelihood task, ``<name>`` for a generative ``<name>_gen`` of the same dataset, None for
+    tasks with no option list (NER, HoC, ROUGE). Siblings share options, baselines and lite
+    subsets."""
+    spec = spec_of_leaf(leaf)
+    if spec is None:
+        return None
+    if spec.variant is Variant.LOGLIK:
+        return leaf
+    if not leaf.endswith("_gen"):
+        return None
+    base = leaf.removesuffix("_gen")
+    other = spec_of_leaf(base)
+    if other is not None and other.dataset == spec.dataset and other.variant is Variant.LOGLIK:
+        return base
+    return None
+
+
 def leaf_source(leaf: str):
     """The DatasetSource behind a leaf task (imports the task's loader module on demand)."""
     spec = spec_of_leaf(leaf)

@@ -40,6 +40,20 @@ def test_ddi_lite_subset_spreads_over_documents(shared_data):
     assert len(first) <= 5 and len(lite) >= 100
 
 
+def test_jnlpba_lite_subset_spreads_over_abstracts(shared_data):
+    records = load(registry.leaf_source("bio_ner_jnlpba")).records
+    lite = [subsets.document(records[i]) for i in subsets.lite_indices("bio_ner_jnlpba", 200)]
+    assert all(d.startswith("d") for d in lite) and len(set(lite)) >= 150
+
+
+@pytest.mark.parametrize("leaf", ["bio_medqa", "bio_pubmedqa", "bio_gad", "bio_ddi"])
+def test_both_forms_of_a_dataset_run_the_same_lite_items(shared_data, leaf):
+    """A generative variant's lite subset is its log-likelihood sibling's, so the two pair."""
+    assert registry.sibling_leaf(f"{leaf}_gen") == leaf
+    for size in subsets.LITE_SIZES:
+        assert subsets.lite_indices(f"{leaf}_gen", size) == subsets.lite_indices(leaf, size)
+
+
 def test_subset_names(shared_data):
     n = len(load(registry.leaf_source("bio_pubmedqa")).records)
     lite = subsets.lite_indices("bio_pubmedqa", 200)
@@ -56,6 +70,8 @@ def test_stratum_and_document_rules():
     assert subsets.stratum({"labels": ["x"], "label_set": ["x", "y"]}) == "hallmarks=True"
     assert subsets.stratum({"input": "q", "subset": ""}) == "subset="
     assert subsets.document({"id": "DDI-MedLine.d42.s3.p1"}) == "DDI-MedLine.d42"
+    assert subsets.document({"id": "d7.s120"}) == "d7"
+    assert subsets.document({"id": "120"}) == "120" and subsets.document_of({"id": "120"}) is None
     with pytest.raises(ValueError):
         subsets.lite_indices("bio_pubmedqa", 0)
 

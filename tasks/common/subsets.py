@@ -8,6 +8,9 @@ first 200 are anatomy and clinical knowledge). A lite subset instead is:
   entities" for NER, "has hallmarks" for HoC, the subset/subject field where there is one);
 * **spread over documents** where records name their document (DDI's ``DDI-<corpus>.d<N>``
   ids, JNLPBA's ``d<N>.s<M>``): within a label, documents take turns;
+* **shared by the two forms of a dataset**: a generative ``<name>_gen`` runs the same items as
+  its log-likelihood sibling ``<name>`` (``tasks.registry.sibling_leaf``), so lite runs of the
+  two forms pair item for item;
 * **nested**: the first ``k`` indices of one seeded order, so lite-200 is part of lite-500;
 * **versioned** (``SUBSET_VERSION``): the order depends only on the canonical records, the
   task name and the version, never on the machine.
@@ -93,7 +96,10 @@ def _cached_order(leaf: str) -> tuple[int, ...]:
     from tasks.common.sources import load
 
     split = load(registry.leaf_source(leaf))
-    return tuple(_order(list(split.records), f"{leaf}:{SUBSET_VERSION}:{split.sha256}"))
+    # a generative variant takes its log-likelihood sibling's order: both forms of a dataset run
+    # the same items, so their lite runs pair item for item
+    name = registry.sibling_leaf(leaf) or leaf
+    return tuple(_order(list(split.records), f"{name}:{SUBSET_VERSION}:{split.sha256}"))
 
 
 def lite_indices(leaf: str, size: int) -> list[int]:
