@@ -45,7 +45,7 @@ from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.schemas import ItemRecord, TaskBaselines
 from tasks import registry
-from tasks.registry import Category, Variant
+from tasks.registry import Category
 
 ALPHA = 0.05
 N_PERMUTATIONS = 10_000

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from leaderboard.schemas import Counts, ItemRecord
-from tasks.common import subsets
+from tasks.common import ie_metrics, subsets
 
 # Document fields that name a shared context (e.g. the abstract a sentence comes from); the
 # first one present becomes the item's cluster (hashed) for clustered standard errors.
@@ -325,8 +325,18 @@ def metric_data(items: Sequence[ItemRecord], name: str) -> MetricData:
     )
 
 
+# Aggregations of per-item counts other than pooled P/R/F1, by the marker the suite's YAML
+# names them with: a fixed list of the suite's own functions (never a name taken from data).
+COUNT_AGGREGATIONS = {
+    "!function tasks.common.ie_metrics.f1_blue_aggregate": ie_metrics.f1_blue_aggregate,
+}
+
+
 def recompute(items: Sequence[ItemRecord], name: str, aggregation: str = "mean") -> float:
     """The aggregate lm-eval reports for ``name``, from the item records alone."""
+    if aggregation in COUNT_AGGREGATIONS and all(name in it.counts for it in items):
+        counts = [it.counts[name].model_dump() for it in items]
+        return float(COUNT_AGGREGATIONS[aggregation](counts))
     data = metric_data(items, name)
     if data.kind == "mean" and aggregation != "mean":
         raise ValueError(

@@ -244,12 +244,8 @@ def baseline_fields(task: TaskResult | None) -> dict:
 
 
 def item_subset(task: TaskResult) -> str:
-    """Which items of the test set a task ran on: the provenance's ``subset`` (``full``,
-    ``lite-<n>-<version>``, ``first-<n>``, ...) or, for submissions stored before it existed,
-    ``full`` when every record was evaluated and ``first-<n>`` otherwise (``--limit``)."""
-    if task.data.subset:
-        return task.data.subset
-    return "full" if task.data.complete else f"first-{task.data.n_logged}"
+    """``TaskResult.item_subset``: which items of the test set a task ran on."""
+    return task.item_subset
 
 
 def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:

@@ -308,6 +308,21 @@ class TaskResult(Strict):
                 raise ValueError(f"metrics[{key!r}] = {number} is outside [0, 1]")
         return value
 
+    @property
+    def item_subset(self) -> str:
+        """Which items of the test set the task ran on: the provenance's ``subset`` (``full``,
+        ``lite-<n>-<version>``, ``first-<n>``, ...) or, for submissions stored before it existed,
+        ``full`` when every record was evaluated and ``first-<n>`` otherwise (``--limit``)."""
+        if self.data.subset:
+            return self.data.subset
+        return "full" if self.data.complete else f"first-{self.data.n_logged}"
+
+    @property
+    def measurement(self) -> tuple[str, str, str]:
+        """What a score measures: (task, version, item subset). Two runs of one model that share
+        one are duplicates; a rerun under a new version or on other items is not."""
+        return (self.task, self.version, self.item_subset)
+
 
 class FileRef(Strict):
     role: Literal["results", "items"]

@@ -252,8 +252,10 @@ class Store:
 
     def duplicates_of(self, sub: Submission) -> list[tuple[str, list[str]]]:
         """Stored submissions with the same model, revision, precision, suite version, adapter
-        and prompt form that share a task with ``sub`` (disjoint task sets complement each other)."""
-        mine = {t.task for t in sub.tasks}
+        and prompt form that share a measurement with ``sub``: a task at the same version on the
+        same items (``TaskResult.measurement``). Disjoint sets complement each other; a rerun
+        under a newer task version or on another item subset is a new measurement."""
+        mine = {t.measurement: t.task for t in sub.tasks}
         out = []
         for run_dir in self.submission_dirs():
             if run_dir.parent.name != sub.folder:
@@ -263,7 +265,9 @@ class Store:
             except (OSError, ValueError):
                 continue
             if duplicate_key(other) == duplicate_key(sub):
-                shared = sorted(mine & {t.task for t in other.tasks})
+                shared = sorted(
+                    {mine[m] for m in mine.keys() & {t.measurement for t in other.tasks}}
+                )
                 if shared:
                     out.append((other.submission_id, shared))
         return out

@@ -4,6 +4,7 @@ schema, metadata and the store's recovery (no lm-eval run)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
@@ -124,6 +125,25 @@ def test_count_metrics_recompute_like_scikit_learn():
     assert itemlib.recompute(_count_items([0, 0], [0, 0]), "f1") == 0.0  # zero_division=0
 
 
+def test_blue_hoc_f1_recomputes_from_per_abstract_counts():
+    """f1_blue (BLUE's eval_hoc: means of per-abstract P and R, abstracts without gold left
+    out) is recomputed by its own aggregation, not as a pooled micro F1 of the same counts."""
+    rows = [(2, 0, 1), (0, 1, 2), (1, 2, 0), (0, 2, 0), (3, 1, 1)]  # (tp, fp, fn) per abstract
+    items = []
+    for i, (tp, fp, fn) in enumerate(rows):
+        s = sample(doc_id=i, filtered_resps=["x"], metrics=["f1_blue"])
+        s.update(f1_blue={"tp": tp, "fp": fp, "fn": fn, "pred": []})
+        items.append(itemlib.item_from_sample("t", s, "generate_until", f"line {i}"))
+    scored = [(tp, fp, fn) for tp, fp, fn in rows if tp + fn]  # BLUE cannot score the 4th
+    p = sum(tp / (tp + fp) if tp + fp else 0.0 for tp, fp, _ in scored) / len(scored)
+    r = sum(tp / (tp + fn) for tp, _, fn in scored) / len(scored)
+    marker = "!function tasks.common.ie_metrics.f1_blue_aggregate"
+    assert itemlib.recompute(items, "f1_blue", marker) == pytest.approx(2 * p * r / (p + r))
+    assert itemlib.recompute(items, "f1_blue", marker) != pytest.approx(
+        itemlib.recompute(items, "f1_blue")
+    )
+
+
 def test_means_need_mean_aggregation():
     items = [
         itemlib.item_from_sample("t", sample(doc_id=i), "multiple_choice", "l") for i in range(3)
@@ -212,3 +232,30 @@ def test_items_cluster_by_the_document_their_id_names():
     assert itemlib.cluster_of({"id": "d3.s10", "abstract_id": "x"}) == itemlib.cluster_of(
         {"id": "d9.s1", "abstract_id": "x"}
     )
+
+
+def test_a_rerun_under_a_new_task_version_or_other_items_is_not_a_duplicate(tmp_path):
+    """Duplicates share a measurement (task, version, item subset), not just a task name: the
+    stored 1.0 NER run and its 1.1 lite rerun are two measurements, and --replace of one must
+    not delete the other."""
+    import shutil
+
+    src = (
+        Path(__file__).resolve().parents[1] / "submissions" / "HuggingFaceTB__SmolLM2-135M-Instruct"
+    )
+    run = src / "20261121-default"
+    shutil.copytree(run, tmp_path / src.name / run.name)
+    store = Store(tmp_path)
+    stored = store.read(f"{src.name}/{run.name}")
+    again = stored.model_copy(update={"run_id": "again"})
+    assert store.duplicates_of(again) and store.duplicates_of(again)[0][0] == stored.submission_id
+    ner = stored.task("bio_ner_bc2gm")
+    newer = ner.model_copy(update={"version": ner.version + ".1"})
+    other_items = ner.model_copy(
+        update={"data": ner.data.model_copy(update={"subset": "lite-200-v1"})}
+    )
+    for task in (newer, other_items):
+        assert task.measurement != ner.measurement
+        assert store.duplicates_of(again.model_copy(update={"tasks": [task]})) == []
+    same = again.model_copy(update={"tasks": [ner]})
+    assert store.duplicates_of(same) == [(stored.submission_id, ["bio_ner_bc2gm"])]
