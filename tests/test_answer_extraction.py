@@ -498,7 +498,7 @@ def test_every_generative_qa_and_ie_task_reports_unparsed_under_a_new_version():
         task = suite.tasks[leaf]
         assert task.metrics.get("unparsed") == "mean", leaf
         if leaf != "bio_hoc":  # HoC's rule and metrics are unchanged (it had `unparsed`)
-            assert task.version == "1.1", leaf
+            assert float(task.version) >= 1.1, leaf  # JNLPBA 1.2: -DOCSTART- (CHANGELOG)
     for group in ("bio_qa_gen", "bio_ie_gen", "bio_mmlu_medical_subjects_gen"):
         assert "unparsed" in {a.metric for a in suite.groups[group].aggregates}, group
 
