@@ -6,7 +6,11 @@
 Every results_*.json under the given folders (or the named results files) is checked with its
 samples logs (see ``leaderboard/validate.py`` for the full list of checks) and stored under
 ``submissions/<org>__<model>/<run-id>/`` (``--store`` or $BIOBENCH_SUBMISSIONS_DIR to change).
-Per-task runs of one model may be submitted together: they merge into one submission.
+Per-task runs of one model may be submitted together: they merge into one submission. A stored
+run of the same model (revision, precision, adapter, suite, prompt form) that measured a task at
+the same version on the same items is a duplicate: rejected, or with ``--replace`` removed and
+replaced. A rerun under a newer task version or on another item subset (``--lite`` after
+``--limit``) is a new measurement and is stored beside the old one.
 
 Metadata the run does not carry comes from flags or ``--meta FILE`` (a JSON object with the
 same field names: model_id, revision, sha, base_model, adapter, adapter_revision, n_parameters,

@@ -358,21 +358,33 @@ def test_duplicates_are_rejected_unless_replace(runs, tmp_path, sample_data, cap
     assert len(Store(store).ids()) == 2
 
 
-def test_disjoint_tasks_of_one_model_complement_each_other(runs, tmp_path, sample_data, capsys):
+def test_runs_of_one_model_are_duplicates_only_on_the_same_measurement(
+    runs, tmp_path, sample_data, capsys
+):
+    """A duplicate shares a (task, version, item subset): run B's first-2 items of the tasks run
+    A ran in full are another measurement and complement it; B again is a duplicate, and so is
+    what is left of B with the tasks it shares with A removed (named task by task)."""
     store = tmp_path / "store"
     b_only_gen = copy_run(runs.b, tmp_path / "b")
     rc, err = submit([runs.a], store, "--model-id", "test/m", *META, capsys=capsys)
     assert rc == 0, err
-    rc, err = submit([b_only_gen], store, "--model-id", "test/m", *META, capsys=capsys)
-    assert rc == 2 and "duplicate" in err  # shares bio_medqa_gen ...
+    rc, err = submit([runs.b], store, "--model-id", "test/m", *META, capsys=capsys)
+    assert rc == 0, err  # shares bio_medqa_gen ... but on its first 2 items, not all of them
+    rc, err = submit(
+        [b_only_gen], store, "--model-id", "test/m", "--run-id", "b-again", *META, capsys=capsys
+    )
+    assert rc == 2 and "duplicate" in err and "bio_medqa_gen" in err
     edit_json(
         results_file(b_only_gen),
         lambda d: [d[k].pop(t, None) for k in ("configs", "versions", "results", "n-samples",
                                                "n-shot", "higher_is_better")
                    for t in ("bio_medqa_gen", "bio_meqsum", "bio_ner_bc2gm", "bio_chemprot")],
     )  # fmt: skip
-    rc, err = submit([b_only_gen], store, "--model-id", "test/m", *META, capsys=capsys)
-    assert rc == 0, err
+    rc, err = submit(
+        [b_only_gen], store, "--model-id", "test/m", "--run-id", "b-rest", *META, capsys=capsys
+    )
+    # what is left of B is still B's measurement of its own tasks: named, and nothing more
+    assert rc == 2 and "bio_pubmedqa_gen" in err and "bio_medqa_gen" not in err, err
     assert len(Store(store).ids()) == 2
 
 
