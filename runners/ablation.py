@@ -167,18 +167,30 @@ def train_in_parallel(plan: Plan, subsets: list[str]) -> None:
     """Train the adapters ``subsets`` in ``plan.train_jobs`` processes at once (spawned, so no
     state is shared); a failed training fails the run with its error."""
     import multiprocessing
+    import sys
+    import types
     from concurrent.futures import ProcessPoolExecutor
 
     jobs = min(plan.train_jobs, len(subsets))
     log.info("training %s in %d parallel processes", ", ".join(subsets), jobs)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [
-            pool.submit(_train_in_process, plan, subset, k, jobs)
-            for k, subset in enumerate(subsets)
-        ]
-        for future in futures:
-            future.result()
+    # A spawned child re-runs the parent's ``__main__`` file first. The workers need nothing of
+    # it (they import runners.ablation), and it need not be a program: Streamlit, run in the
+    # same process (a test's AppTest, `biobench leaderboard`), leaves its page script there.
+    # So the children start from an empty ``__main__``; the parent's is put back at once.
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [
+                pool.submit(_train_in_process, plan, subset, k, jobs)
+                for k, subset in enumerate(subsets)
+            ]
+            sys.modules["__main__"] = main  # the workers have started
+            for future in futures:
+                future.result()
+    finally:
+        sys.modules["__main__"] = main
 
 
 def results_file(folder: Path) -> Path | None:

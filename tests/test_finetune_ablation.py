@@ -221,10 +221,22 @@ def test_lite_per_group_and_generation_caps(capsys):
 
 
 @pytest.mark.slow
-def test_adapters_train_in_parallel_processes_as_they_would_one_by_one(tiny_llama, tmp_path):
+def test_adapters_train_in_parallel_processes_as_they_would_one_by_one(
+    tiny_llama, tmp_path, monkeypatch
+):
     """--train-jobs 2: two spawned processes train two adapters; each is byte for byte the
-    adapter the same config trains alone (config + seed + data decide it, not the schedule)."""
+    adapter the same config trains alone (config + seed + data decide it, not the schedule).
+    The parent's ``__main__`` is a script that fails when run, as Streamlit leaves its page
+    script there in the same process: the spawned workers must not run it."""
+    import sys
+    import types
+
     config = tiny_config(tmp_path, tiny_llama)
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('a spawned worker ran the parent __main__')\n")
+    foreign = types.ModuleType("__main__")
+    foreign.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", foreign)
 
     def plan_at(folder: str, jobs: int) -> ablation.Plan:
         return ablation.Plan(
@@ -233,6 +245,7 @@ def test_adapters_train_in_parallel_processes_as_they_would_one_by_one(tiny_llam
 
     parallel = plan_at("parallel", 2)
     ablation.train_in_parallel(parallel, ["qa", "ie"])
+    assert sys.modules["__main__"] is foreign  # put back
     alone = plan_at("alone", 1)
     for subset in ("qa", "ie"):
         ablation.train_adapter(alone, subset)
