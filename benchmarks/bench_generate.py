@@ -17,7 +17,7 @@ seconds:
    dequantised float32 weights, so llama.cpp's outputs are compared but not expected to be equal.
    When ``llama_cpp`` cannot be imported, the report says so and why (``llamacpp_skipped``):
    PyPI has only its source release, built with CMake and a C++ compiler
-   (``pip install llama-cpp-python``, several minutes on 2 cores).
+   (``pip install ".[llamacpp]"``, about 9 CPU-minutes).
 
 Useful tokens are those a row generated up to and including its end-of-text token (or the cap);
 computed tokens are rows x decoding steps of each batch; the wasted fraction is 1 - useful /

@@ -63,14 +63,11 @@ class BaselineError(ValueError):
 # --- which task scores a leaf's constants ------------------------------------------------------
 
 
-sibling_leaf = registry.sibling_leaf  # defined once, with the task list
-
-
 def leaves_needed(leaves: Sequence[str]) -> list[str]:
     """``leaves`` and the log-likelihood siblings their baselines are scored with."""
     out = dict.fromkeys(leaves)
     for leaf in leaves:
-        sibling = sibling_leaf(leaf)
+        sibling = registry.sibling_leaf(leaf)
         if sibling is not None:
             out.setdefault(sibling)
     return list(out)
@@ -338,7 +335,7 @@ def compute(
     scorer_version: str = "",
 ) -> TaskBaselines:
     """Baselines of leaf task ``leaf`` from its item records (any filter) and the suite's Task
-    objects (``tasks``: leaf name -> lm-eval Task; must hold ``sibling_leaf(leaf)``, and ``leaf``
+    objects (``tasks``: leaf name -> lm-eval Task; must hold ``registry.sibling_leaf(leaf)``, and ``leaf``
     itself for generative relation extraction). ``reread``: whether ``leaf``'s answer reading
     is the one the run was scored with (same task version), so that stored responses may be
     read again to tell options apart (:func:`run_answers`). ``scorer_version``: the version of
@@ -349,7 +346,7 @@ def compute(
     chosen = sorted((it for it in items if it.filter == spec.filter), key=lambda it: it.doc_id)
     if not chosen:
         raise BaselineError(f"{leaf}: no items under filter {spec.filter!r}")
-    sibling = sibling_leaf(leaf)
+    sibling = registry.sibling_leaf(leaf)
     if sibling is None:
         return _free_text(leaf, spec, chosen)
     if sibling not in tasks:
@@ -454,7 +451,7 @@ def for_submission(
             by_task.get(leaf, []),
             tasks,
             reread=(reread or {}).get(leaf, True),
-            scorer_version=versions.get(sibling_leaf(leaf) or "", ""),
+            scorer_version=versions.get(registry.sibling_leaf(leaf) or "", ""),
         )
         for leaf in sub_tasks
     }

@@ -243,11 +243,6 @@ def baseline_fields(task: TaskResult | None) -> dict:
     }
 
 
-def item_subset(task: TaskResult) -> str:
-    """``TaskResult.item_subset``: which items of the test set a task ran on."""
-    return task.item_subset
-
-
 def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:
     sources = sorted({t.data.source for t in sub.tasks})
     meta = {
@@ -306,7 +301,7 @@ def submission_rows(sub: Submission, path: Path) -> tuple[dict, list[dict]]:
                     "shots": task.n_shot,
                     "fine_tuned_per_task": None,
                     **baseline_fields(task if primary else None),
-                    "subset": item_subset(task),
+                    "subset": task.item_subset,
                     "ref_model_type": "",
                     "ref_base_model": "",
                     "ref_n_parameters": None,
@@ -389,19 +384,17 @@ def _build_arrow(files: list[Path], root: Path) -> dict[str, pa.Table]:
     """
     read: list[tuple[str, dict | None, list[dict]]] = []
     problems: list[dict] = []
-    seen: set[str] = set()
 
     def problem(name: str, path: Path, exc: BaseException) -> None:
         message = _plain(_first_line(exc))[:500]
         problems.append({"file": name, "message": f"cannot read {path.name}: {message}"})
         log.warning("skipping %s: %s", name, message)
 
-    paths = {}
+    paths: dict[str, Path] = {}  # file name -> path, first occurrence only
     for path in files:
         name = _file_name(path)
-        if name in seen:
+        if name in paths:
             continue
-        seen.add(name)
         paths[name] = path
         try:
             meta, rows = _file_rows(path, root)

@@ -75,6 +75,11 @@ class Suite:
             out += self.leaves_of(child) if child in self.groups else [child]
         return out
 
+    def is_stale(self, task: str, version: str) -> bool:
+        """Whether a score of ``task`` run under ``version`` is not comparable with the suite's
+        (``SuiteTask.is_current``); a task the suite does not know, or no version, is not."""
+        return bool(version) and task in self.tasks and not self.tasks[task].is_current(version)
+
 
 def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:

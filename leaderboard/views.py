@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboard.schemas import check_model_id
-from leaderboard.suite import SuiteTask, load_suite
+from leaderboard.suite import Suite, load_suite
 from tasks import registry
 from tasks.registry import Category, TaskSpec, Variant
 
@@ -816,19 +816,14 @@ def _baseline_score_columns(primary: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def current_versions() -> dict[str, SuiteTask]:
-    """Each suite task as its YAML stands now (version and comparable versions)."""
-    return dict(load_suite().tasks)
-
-
-def stale_scores(scores: pd.DataFrame, tasks: dict[str, SuiteTask]) -> pd.Series:
+def stale_scores(scores: pd.DataFrame, suite: Suite) -> pd.Series:
     """Rows of the loader's ``scores`` run under a version of their task that is not comparable
-    with the suite's current one (tasks/CHANGELOG.md; ``SuiteTask.is_current``)."""
+    with the suite's current one (tasks/CHANGELOG.md; ``Suite.is_stale``)."""
     if "version" not in scores.columns or "task" not in scores.columns:
         return pd.Series(False, index=scores.index)
     return pd.Series(
         [
-            bool(v) and t in tasks and not tasks[t].is_current(v)
+            suite.is_stale(t, v)
             for t, v in zip(
                 scores["task"].astype(str), scores["version"].fillna("").astype(str), strict=True
             )
@@ -839,17 +834,17 @@ def stale_scores(scores: pd.DataFrame, tasks: dict[str, SuiteTask]) -> pd.Series
 
 
 def frames_from_loader(
-    submissions: pd.DataFrame, scores: pd.DataFrame, versions: dict[str, SuiteTask] | None = None
+    submissions: pd.DataFrame, scores: pd.DataFrame, suite: Suite | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``rows`` and ``scores`` (see the module docstring) from the shared loader's tables
     (:func:`leaderboard.loader.load_tables`: ``submissions`` and tidy ``scores``).
 
     Only primary metrics of registry columns count; per-subset breakdowns (``is_detail``) are
-    not columns; a task run under an older version than the suite's (``versions``, default the
-    current suite) is not a score of the board: the model page lists it as stale. Values and
+    not columns; a task run under an older version than the suite's (``suite``, default the
+    current one) is not a score of the board: the model page lists it as stale. Values and
     intervals become percent.
     """
-    stale = stale_scores(scores, current_versions() if versions is None else versions)
+    stale = stale_scores(scores, load_suite() if suite is None else suite)
     primary = scores[scores["primary"].astype(bool) & ~scores["is_detail"].astype(bool) & ~stale]
     out_scores = pd.DataFrame(
         {
@@ -1031,7 +1026,7 @@ def reproduce_command(sub) -> str:
     leaves = [t for t in sub.tasks if not t.is_detail and t.task in spec_names]
     by_subset: dict[tuple[str, ...], list[str]] = {}
     for t in leaves:
-        label = t.data.subset or ("full" if t.data.complete else f"first-{t.data.n_logged}")
+        label = t.item_subset
         by_subset.setdefault(tuple(_subset_flags(label)), []).append(t.task)
     shots = sorted({t.n_shot for t in sub.tasks})
     lines = []
@@ -1194,7 +1189,7 @@ def model_page(sub) -> ModelPage:
         ]
     )
     display = {t.name: t.display for t in registry.TASKS}
-    current = current_versions()
+    suite = load_suite()
     tasks = pd.DataFrame(
         {
             "column": [display.get(t.column, t.column) for t in sub.tasks],
@@ -1202,9 +1197,9 @@ def model_page(sub) -> ModelPage:
             "breakdown": [t.is_detail for t in sub.tasks],
             "version": [t.version for t in sub.tasks],
             "on the board": [
-                "yes"
-                if current.get(t.task, t.version) == t.version
-                else f"no: stale (suite has {current[t.task]})"
+                f"no: stale (suite has {suite.tasks[t.task].version})"
+                if suite.is_stale(t.task, t.version)
+                else "yes"
                 for t in sub.tasks
             ],
             "shots": [t.n_shot for t in sub.tasks],

@@ -175,8 +175,8 @@ def train_in_parallel(plan: Plan, subsets: list[str]) -> None:
     log.info("training %s in %d parallel processes", ", ".join(subsets), jobs)
     context = multiprocessing.get_context("spawn")
     # A spawned child re-runs the parent's ``__main__`` file first. The workers need nothing of
-    # it (they import runners.ablation), and it need not be a program: Streamlit, run in the
-    # same process (a test's AppTest, `biobench leaderboard`), leaves its page script there.
+    # it (they import runners.ablation), and it need not be a program: Streamlit run in the
+    # same process (an AppTest earlier in the same pytest worker) leaves its page script there.
     # So the children start from an empty ``__main__``; the parent's is put back at once.
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard import baselines as baselinelib
-from leaderboard.loader import ItemsError, item_subset, read_items
+from leaderboard.loader import ItemsError, read_items
 from leaderboard.rescore import build_tasks
 from leaderboard.schemas import Submission, TaskBaselines
 from leaderboard.store import SUBMISSION_FILE, Store
@@ -82,7 +82,7 @@ def _versions(sub: Submission, tasks_dir: Path) -> tuple[dict[str, bool], dict[s
     reread = {}
     for task in sub.tasks:
         here = versions.get(task.task)
-        if baselinelib.sibling_leaf(task.task) == task.task and here != task.version:
+        if registry.sibling_leaf(task.task) == task.task and here != task.version:
             raise BackfillError(
                 f"{sub.submission_id}: task {task.task} version {task.version} is not the suite's "
                 f"({here or 'absent'}); its constant answers would be scored with other prompts "
@@ -97,7 +97,7 @@ def _check_data(sub: Submission) -> None:
     from leaderboard.validate import SubmissionError, data_check
 
     for task in sub.tasks:
-        if baselinelib.sibling_leaf(task.task) is None:
+        if registry.sibling_leaf(task.task) is None:
             continue  # no baselines computed from the data
         try:
             check = data_check(task.task)
@@ -141,7 +141,7 @@ def backfill(
     needed: set[str] = set()
     for *_, sub, _, reread in loaded:
         for task in sub.tasks:
-            sibling = baselinelib.sibling_leaf(task.task)
+            sibling = registry.sibling_leaf(task.task)
             if sibling is not None:
                 needed.add(sibling)
                 if reread[task.task]:
@@ -209,10 +209,10 @@ MARKDOWN_HEADER = (
 def markdown_rows(sub: Submission) -> list[str]:
     """README table rows of a submission's stored scores and baselines (nothing recomputed);
     a task run under a version the suite has moved past is left out, as on the board."""
-    suite = load_suite().tasks
+    suite = load_suite()
     rows = []
     for t in sub.tasks:
-        if t.is_detail or (t.task in suite and not suite[t.task].is_current(t.version)):
+        if t.is_detail or suite.is_stale(t.task, t.version):
             continue
         b = t.baselines
         cells = [f"`{t.task}`", t.primary.split(",")[0], f"{t.score:.3f}",
@@ -233,7 +233,7 @@ def markdown_rows(sub: Submission) -> list[str]:
                 "—" if b.p_value is None else f"{b.p_value:.3f}",
                 flag,
             ]
-        cells.append(f"{t.data.n_logged} / {t.data.n_total} ({item_subset(t)})")
+        cells.append(f"{t.data.n_logged} / {t.data.n_total} ({t.item_subset})")
         cells.append(t.version)
         rows.append("| " + " | ".join(cells) + " |")
     return rows

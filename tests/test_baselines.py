@@ -279,12 +279,12 @@ def test_items_of_other_data_are_refused():
 
 
 def test_siblings():
-    assert bl.sibling_leaf("bio_medqa_gen") == "bio_medqa"
-    assert bl.sibling_leaf("bio_gad_gen") == "bio_gad"
-    assert bl.sibling_leaf("bio_mmlu_medical_anatomy_gen") == "bio_mmlu_medical_anatomy"
-    assert bl.sibling_leaf("bio_pubmedqa") == "bio_pubmedqa"
+    assert registry.sibling_leaf("bio_medqa_gen") == "bio_medqa"
+    assert registry.sibling_leaf("bio_gad_gen") == "bio_gad"
+    assert registry.sibling_leaf("bio_mmlu_medical_anatomy_gen") == "bio_mmlu_medical_anatomy"
+    assert registry.sibling_leaf("bio_pubmedqa") == "bio_pubmedqa"
     for leaf in ("bio_ner_bc2gm", "bio_hoc", "bio_meqsum"):
-        assert bl.sibling_leaf(leaf) is None
+        assert registry.sibling_leaf(leaf) is None
     assert bl.leaves_needed(["bio_medqa_gen", "bio_meqsum"]) == [
         "bio_medqa_gen", "bio_meqsum", "bio_medqa"
     ]  # fmt: skip

@@ -649,27 +649,45 @@ def test_published_rows_carry_the_type_and_base_model_their_source_states():
 
 def test_scores_of_an_older_task_version_are_not_on_the_board():
     """A task run under a version the suite has moved past (tasks/CHANGELOG.md) is left off the
-    board, unless the task's YAML lists that version as comparable; the current one stays."""
+    board and marked stale on the model page, unless the task's YAML lists that version as
+    comparable; the current one stays."""
     import dataclasses
 
     from leaderboard import loader
+    from leaderboard.store import Store
+    from leaderboard.suite import load_suite
 
-    tables = loader.load_tables(Path(__file__).resolve().parents[1] / "submissions", cache=False)
+    store_root = Path(__file__).resolve().parents[1] / "submissions"
+    tables = loader.load_tables(store_root, cache=False)
     primary = tables.scores[tables.scores["primary"].astype(bool)]
     task = primary[primary["status"] == "reproduced"].iloc[0]
     row, name, ran = task["submission_id"], task["task"], str(task["version"])
-    held = views.current_versions()
-    cases = (
-        (dataclasses.replace(held[name], version=ran, comparable_versions=()), True),
-        (dataclasses.replace(held[name], version=ran + ".9", comparable_versions=()), False),
-        (dataclasses.replace(held[name], version=ran + ".9", comparable_versions=(ran,)), True),
-    )
-    for suite_task, kept in cases:
-        versions = dict(held, **{name: suite_task})
-        _, scores = views.frames_from_loader(tables.submissions, tables.scores, versions)
+    held = load_suite()
+    for version, comparable, kept in ((ran, (), True), (ran + ".9", (), False),
+                                      (ran + ".9", (ran,), True)):  # fmt: skip
+        moved = dataclasses.replace(
+            held.tasks[name], version=version, comparable_versions=comparable
+        )
+        suite = dataclasses.replace(held, tasks={**held.tasks, name: moved})
+        _, scores = views.frames_from_loader(tables.submissions, tables.scores, suite)
         on_board = scores[(scores["row_id"] == row) & (scores["column"] == task["column"])]
         assert (len(on_board) == 1) is kept
+        assert suite.is_stale(name, ran) is not kept
     stale = views.stale_scores(tables.scores, held)
     assert not (tables.scores.loc[stale, "status"] == "reported").any()
     hoc = tables.scores[(tables.scores["task"] == "bio_hoc") & (tables.scores["version"] == "1.0")]
     assert len(hoc) and not stale[hoc.index].any()  # 1.1 only added f1_blue
+    # the model page says which of a run's tasks are on the board, and why not: the stored
+    # 20261121 run's NER tasks (1.0) are stale, its QA tasks current
+    old_run = Store(store_root).read("HuggingFaceTB__SmolLM2-135M-Instruct/20261121-default")
+    page = views.model_page(old_run).tasks.set_index("task")["on the board"]
+    assert page["bio_ner_bc2gm"] == f"no: stale (suite has {held.tasks['bio_ner_bc2gm'].version})"
+    assert page["bio_pubmedqa"] == "yes" and page["bio_hoc"] == "yes"  # hoc 1.0: comparable
+
+    for t in old_run.tasks:
+        expected = (
+            f"no: stale (suite has {held.tasks[t.task].version})"
+            if held.is_stale(t.task, t.version)
+            else "yes"
+        )
+        assert page[t.task] == expected
