@@ -49,11 +49,15 @@ bench: setup
 # The BioInstruct analysis in miniature (README "Reproducing the BioInstruct analysis"): 4 LoRA
 # adapters (qa, ie, gen, all) + the base model on the same items of bio_qa, bio_ie, bio_gen.
 # Resumable: rerun continues; steps already stored in submissions/ (manifest) are reused.
+# bf16 as stored; a CPU without AMX-BF16/AVX512-BF16 units is refused with the float32 override:
+# make reproduce REPRO_DTYPE=float32 REPRO_PRECISION=fp32 (other steps, other fingerprints)
+REPRO_DTYPE ?= bfloat16
+REPRO_PRECISION ?= bf16
 REPRO_ARGS := --config smollm2-135m --output-dir runs/bioinstruct --store submissions \
 	--report-dir submissions/reports/bioinstruct_repro --model-name SmolLM2-135M-Instruct-Q4_1 \
-	--max-steps 80 --set batch_size=8 --set micro_batch_size=8 --set precision=bf16 \
+	--max-steps 80 --set batch_size=8 --set micro_batch_size=8 --set precision=$(REPRO_PRECISION) \
 	--set warmup_steps=8 --set eval_steps=40 --set save_steps=20 --set logging_steps=5 \
-	--lite bio_qa=150 --lite bio_ie=50 --lite bio_gen=20 --max-gen-toks 256 --dtype bfloat16 \
+	--lite bio_qa=150 --lite bio_ie=50 --lite bio_gen=20 --max-gen-toks 256 --dtype $(REPRO_DTYPE) \
 	--batch_size 16
 reproduce: setup
 	$(DATA_ENV) HF_HUB_OFFLINE=1 $(VENV)/bin/biobench ablation $(REPRO_ARGS)

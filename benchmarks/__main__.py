@@ -73,7 +73,14 @@ def main(argv: list[str]) -> int:
         print(json.dumps(report, indent=2))
         (OUT / f"{name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         rows += summary_rows(name, report)
-    table = summary_table(rows, timing)
+    from runners.hardware import describe
+
+    machine = describe()
+    table = (
+        f"Machine: {machine['cpu'] or 'unknown CPU'}, {machine['cpu_capability']}, bf16 units: "
+        f"{', '.join(machine['bf16_units']) or 'none'}, {machine['torch_threads']} torch "
+        f"threads, {os.cpu_count()} cores.\n\n" + summary_table(rows, timing)
+    )
     (OUT / "summary.md").write_text(table, encoding="utf-8")
     print("== summary ==\n" + table)
     return 0

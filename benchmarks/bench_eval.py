@@ -128,13 +128,19 @@ def lm_eval_figures(path: str, dtypes: list[str]) -> dict:
 def run() -> dict:
     import torch
 
+    from runners import hardware
     from runners.model import prepare_default_model
 
     path = str(prepare_default_model())
-    dtypes = ["float32", "bfloat16"]
+    slow = hardware.slow_bf16()
+    # without bf16 units a bf16 forward of 8 x 384 tokens would take most of an hour: only the
+    # matmul is measured in bf16 (small, to show the gap), and the report says why
+    dtypes = ["float32"] if slow else ["float32", "bfloat16"]
     compile_ = os.environ.get("BIOBENCH_BENCH_COMPILE", "") == "1"
     load = os.getloadavg()
     peak = {name: round(matmul_gflops(getattr(torch, name)), 1) for name in dtypes}
+    if slow:
+        peak["bfloat16 (512², no bf16 units)"] = round(matmul_gflops(torch.bfloat16, 512), 2)
     forward = forward_figures(path, dtypes, compile_)
     for label, fig in forward["variants"].items():
         fig["fraction_of_matmul"] = round(fig["gflops"] / peak[label.split("+")[0]], 3)
@@ -142,27 +148,53 @@ def run() -> dict:
     for name in dtypes:
         raw = forward["variants"][name]["wall_s"]
         scoring[name]["raw_forward_8x384_s"] = raw
-    speedup = scoring["bfloat16"]["items_per_s"] / scoring["float32"]["items_per_s"]
-    fwd_speedup = (
-        forward["variants"]["float32"]["wall_s"] / forward["variants"]["bfloat16"]["wall_s"]
-    )
-    return {
-        "torch_threads": torch.get_num_threads(),
+    report = {
+        "machine": hardware.describe(),
         "load_average_at_start": [round(x, 2) for x in load],
         "matmul_gflops": peak,
         "forward": forward,
         "lm_eval_bio_pubmedqa": scoring,
-        "bf16_forward_speedup": round(fwd_speedup, 2),
-        "bf16_scoring_speedup": round(speedup, 2),
         "goal": f"bfloat16 log-likelihood scoring >= {GOAL_SPEEDUP}x float32 items/s",
-        "goal_met": speedup >= GOAL_SPEEDUP,
-        "summary": [
-            {
-                "figure": "bf16 vs fp32 lm-eval scoring, bio_pubmedqa items/s",
-                "goal": f">= {GOAL_SPEEDUP}x",
-                "anchor": f"fp32 {scoring['float32']['items_per_s']} items/s",
-                "ratio": round(speedup, 2),
-                "met": speedup >= GOAL_SPEEDUP,
-            }
-        ],
+        "summary": [],
     }
+    fp32 = forward["variants"]["float32"]["wall_s"]
+    if "float32+compile" in forward["variants"]:
+        ratio = fp32 / forward["variants"]["float32+compile"]["wall_s"]
+        report["summary"].append(
+            {
+                "figure": "torch.compile vs eager fp32 forward, 8 x 384 tokens",
+                "goal": f">= {GOAL_SPEEDUP}x",
+                "anchor": f"eager fp32 {fp32:.2f} s",
+                "ratio": round(ratio, 2),
+                "met": ratio >= GOAL_SPEEDUP,
+            }
+        )
+    if slow:
+        report["bf16_skipped"] = slow
+        report["goal_met"] = None
+        report["summary"].insert(
+            0,
+            {
+                "figure": "bf16 vs fp32 lm-eval scoring: not measured on this machine",
+                "goal": f">= {GOAL_SPEEDUP}x",
+                "anchor": slow,
+                "ratio": "",
+                "met": None,
+            },
+        )
+        return report
+    speedup = scoring["bfloat16"]["items_per_s"] / scoring["float32"]["items_per_s"]
+    report["bf16_forward_speedup"] = round(fp32 / forward["variants"]["bfloat16"]["wall_s"], 2)
+    report["bf16_scoring_speedup"] = round(speedup, 2)
+    report["goal_met"] = speedup >= GOAL_SPEEDUP
+    report["summary"].insert(
+        0,
+        {
+            "figure": "bf16 vs fp32 lm-eval scoring, bio_pubmedqa items/s",
+            "goal": f">= {GOAL_SPEEDUP}x",
+            "anchor": f"fp32 {scoring['float32']['items_per_s']} items/s",
+            "ratio": round(speedup, 2),
+            "met": speedup >= GOAL_SPEEDUP,
+        },
+    )
+    return report

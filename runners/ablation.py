@@ -633,6 +633,24 @@ def check_groups(groups: tuple[str, ...]) -> None:
         )
 
 
+def check_bf16(plan: Plan, to_evaluate: list[str], to_train: list[str]) -> None:
+    """Refuse (ConfigError) to start bfloat16 work that this machine would run in software: a
+    two-hour job would take days. Steps already stored cost nothing and pass."""
+    from runners.hardware import slow_bf16
+
+    uses = []
+    if to_evaluate and plan.dtype == "bfloat16":
+        uses.append(f"--dtype bfloat16 ({len(to_evaluate)} evaluations to run)")
+    if [s for s in to_train if plan.finetune_config(s).precision == "bf16"]:
+        uses.append(f"precision=bf16 ({len(to_train)} adapters to train)")
+    why = slow_bf16() if uses else None
+    if why:
+        raise ft.ConfigError(
+            f"{' and '.join(uses)}: {why}; run in float32 instead: --dtype float32 "
+            "--set precision=fp32 (make reproduce REPRO_DTYPE=float32 REPRO_PRECISION=fp32)"
+        )
+
+
 def run(plan: Plan) -> dict[str, Any]:
     """Every step in order, each reused when done: by the manifest (a stored submission of the
     same fingerprint, e.g. committed by an earlier machine) or by its finished local output."""
@@ -648,22 +666,21 @@ def run(plan: Plan) -> dict[str, Any]:
     labels = [BASE, *plan.subsets]
     store = Store(plan.store)
     items_by_model, submissions, notes, runs = [], {}, [], {}
-    to_train = [
-        s
-        for s in plan.subsets
-        if not (
-            (steps.get(s) or {}).get("fingerprint") == plan.fingerprint(s)
-            and (steps.get(s) or {}).get("submission_id") in store.ids()
+
+    def stored(label: str) -> bool:
+        step = steps.get(label) or {}
+        return step.get("fingerprint") == plan.fingerprint(label) and (
+            step.get("submission_id") in store.ids()
         )
-        and not finished(plan.finetune_config(s))
-    ]
+
+    to_train = [s for s in plan.subsets if not stored(s) and not finished(plan.finetune_config(s))]
+    check_bf16(plan, [label for label in labels if not stored(label)], to_train)
     if plan.train_jobs > 1 and len(to_train) > 1:
         train_in_parallel(plan, to_train)  # then the loop below finds them finished
     for label in labels:
         fingerprint = plan.fingerprint(label)
-        step = steps.get(label) or {}
-        sid = step.get("submission_id")
-        if step.get("fingerprint") == fingerprint and sid in store.ids():
+        sid = (steps.get(label) or {}).get("submission_id")
+        if stored(label):
             log.info("%s: stored already as %s (manifest); reused", label, sid)
         else:
             record: dict[str, Any] = {"fingerprint": fingerprint}

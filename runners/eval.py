@@ -141,6 +141,20 @@ def plan_of(args: argparse.Namespace) -> Plan:
     return Plan(backend, parallel, backend.value, backends.model_args(backend, base, parallel))
 
 
+def warn_slow_bf16(plan: Plan) -> None:
+    """One line on stderr when a bfloat16 run would multiply in software here (it still runs:
+    the user asked for it, e.g. for a precision comparison)."""
+    from runners.hardware import slow_bf16
+
+    args = plan.model_args if isinstance(plan.model_args, dict) else _kv(plan.model_args)
+    if str(args.get("dtype", "")).lower() in ("bfloat16", "bf16") and (why := slow_bf16()):
+        print(
+            f"biobench eval: warning: dtype=bfloat16 will be slow: {why}; dtype=float32 "
+            "(the default) runs at full speed here",
+            file=sys.stderr,
+        )
+
+
 def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None = None) -> list[str]:
     """The ``lm_eval run`` argument list for the parsed ``biobench eval`` arguments."""
     plan = plan or plan_of(args)
@@ -284,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_of(args)
         if plan.backend is not None:
             backends.preflight(plan.backend, plan.parallel)
+        warn_slow_bf16(plan)
         cmd = command(args, extra, plan)
     except BackendError as exc:
         print(f"biobench eval: {exc}", file=sys.stderr)

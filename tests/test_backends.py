@@ -428,3 +428,27 @@ def test_vllm_end_to_end_on_a_gpu(tmp_path, subprocess_env):
             for r, o in ((hf[d], other[d]) for d in hf)
         )
         assert same / len(hf) >= 0.75, (name, same, len(hf))
+
+
+def test_a_bf16_run_on_a_cpu_without_bf16_units_is_warned_about_once(monkeypatch, capsys):
+    """dtype=bfloat16 still runs (a precision comparison needs it) but says in one line why it
+    will be slow and what runs at full speed; float32 and a machine with the units say nothing."""
+    from runners import hardware
+
+    monkeypatch.setattr(hardware, "slow_bf16", lambda: "CPU X (AVX2) has no bf16 units")
+    for model_args, warned in (
+        ("pretrained=m,dtype=bfloat16", True),
+        ('{"pretrained": "m", "dtype": "bfloat16"}', True),
+        ("pretrained=m,dtype=float32", False),
+        ("pretrained=m", False),
+    ):
+        plan = eval_cmd.Plan(None, backends.Parallelism(), "hf", model_args)
+        eval_cmd.warn_slow_bf16(plan)
+        err = capsys.readouterr().err
+        assert (err.count("\n") == 1 and "CPU X (AVX2)" in err and "dtype=float32" in err) == (
+            warned
+        ), (model_args, err)
+        assert warned or err == ""
+    monkeypatch.setattr(hardware, "slow_bf16", lambda: None)
+    eval_cmd.warn_slow_bf16(eval_cmd.Plan(None, backends.Parallelism(), "hf", "dtype=bfloat16"))
+    assert capsys.readouterr().err == ""

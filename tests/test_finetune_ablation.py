@@ -258,3 +258,42 @@ def test_adapters_train_in_parallel_processes_as_they_would_one_by_one(
     with pytest.raises(SystemExit):
         ablation.build_parser().parse_args(["--max-steps", "1", "--train-jobs", "x"])
     assert ablation.main(["--max-steps", "1", "--train-jobs", "0"]) == 2
+
+
+def test_bf16_work_is_refused_where_the_cpu_would_run_it_in_software(monkeypatch):
+    """A bf16 evaluation or adapter still to compute on a machine without bf16 units stops
+    before any work with the float32 override named; stored steps (nothing to compute) and
+    float32 plans pass, and so does every plan on a machine with the units."""
+    from runners import hardware
+
+    bf16 = ablation.Plan(
+        "smollm2-135m", Path("x"), 5, None, dtype="bfloat16", overrides={"precision": "bf16"}
+    )
+    fp32 = ablation.Plan("smollm2-135m", Path("x"), 5, None)
+    monkeypatch.setattr(hardware, "slow_bf16", lambda: "CPU X (AVX2) has no bf16 units")
+    with pytest.raises(ablation.ft.ConfigError) as caught:
+        ablation.check_bf16(bf16, ["base", "qa"], ["qa"])
+    message = str(caught.value)
+    assert "--dtype bfloat16 (2 evaluations to run)" in message
+    assert "precision=bf16 (1 adapters to train)" in message
+    assert "CPU X (AVX2)" in message and "--dtype float32 --set precision=fp32" in message
+    ablation.check_bf16(bf16, [], [])  # all stored: nothing runs in bf16
+    ablation.check_bf16(fp32, ["base", "qa"], ["qa"])
+    monkeypatch.setattr(hardware, "slow_bf16", lambda: None)
+    ablation.check_bf16(bf16, ["base", "qa"], ["qa"])
+
+
+def test_hardware_facts_name_the_cpu_and_its_bf16_units():
+    """What every timing is recorded with; a CPU without bf16 units says why bf16 is slow."""
+    import torch
+
+    from runners import hardware
+
+    facts = hardware.describe()
+    assert facts["cpu_capability"] == torch.backends.cpu.get_cpu_capability() != ""
+    assert set(facts["bf16_units"]) <= {"AMX-BF16", "AVX512-BF16"}
+    why = hardware.slow_bf16()
+    if not torch.cuda.is_available():
+        assert (why is None) == bool(facts["bf16_units"])
+        if why:
+            assert "no AMX-BF16 or AVX512-BF16 units" in why

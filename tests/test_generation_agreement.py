@@ -75,3 +75,24 @@ def test_bfloat16_log_likelihoods_agree_with_float32(tiny_llama):
             clear += 1
             assert a.index(max(a)) == b.index(max(b))
     assert clear >= 2, "too few clear decisions to test"
+
+
+@pytest.mark.slow
+def test_a_static_kv_cache_generates_what_the_dynamic_one_does(tiny_llama):
+    """``benchmarks/bench_generate``'s static-cache variant is a speed option, not another
+    model: on left-padded batches of rows of different lengths its greedy tokens equal the
+    default cache's, token for token."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from benchmarks import bench_generate
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_llama))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_llama), dtype=torch.float32).eval()
+    prompts = [tokenizer(p).input_ids for p in PROMPTS]
+    dynamic, computed, _ = bench_generate.batched(model, tokenizer, prompts, 3)
+    static, _, _ = bench_generate.batched(
+        model, tokenizer, prompts, 3, **bench_generate.static_cache_kwargs(False)
+    )
+    assert static == dynamic
+    assert computed > 0 and any(len(row) > 1 for row in dynamic)

@@ -1,0 +1,70 @@
+"""What this machine's processor can do for the model's arithmetic, asked once, said the same way
+by every command and benchmark.
+
+bfloat16 is fast on a CPU only with matrix units for it (Intel AMX-BF16, AVX512-BF16); elsewhere
+PyTorch computes bf16 products in a generic path. Measured on an AVX2-only AMD EPYC (2 cores,
+torch 2.13): a 2048² ``torch.mm`` ran at 113 GFLOP/s in float32 and 0.3 GFLOP/s in bfloat16,
+about 380 times slower, while an AMX machine ran 173 and 940 (``benchmarks/bench_eval.py``). A
+bf16 default that pays off on one machine therefore hangs on another: long jobs ask
+:func:`slow_bf16` first.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
+
+
+@functools.cache
+def bf16_units() -> tuple[str, ...]:
+    """The CPU's bfloat16 matrix units PyTorch can use: ``("AMX-BF16", "AVX512-BF16")``, one of
+    them, or ``()``."""
+    import torch
+
+    checks = (
+        ("AMX-BF16", getattr(torch.cpu, "_is_amx_tile_supported", None)),
+        ("AVX512-BF16", getattr(torch.cpu, "_is_avx512_bf16_supported", None)),
+    )
+    return tuple(name for name, check in checks if check is not None and check())
+
+
+def cpu_model() -> str:
+    """The processor's name as the OS reports it ('' where it does not)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+@functools.cache
+def describe() -> dict:
+    """Facts recorded beside every timing: the CPU, PyTorch's vector level, its bf16 units."""
+    import torch
+
+    return {
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "bf16_units": list(bf16_units()),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def slow_bf16() -> str | None:
+    """Why bfloat16 would be slow here (one phrase), or None where it runs on real units: a
+    CUDA device with bf16, or a CPU with AMX-BF16 / AVX512-BF16."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None if torch.cuda.is_bf16_supported() else "this GPU has no bfloat16 support"
+    if bf16_units():
+        return None
+    name = cpu_model() or "this CPU"
+    level = torch.backends.cpu.get_cpu_capability()
+    return (
+        f"{name} ({level}) has no AMX-BF16 or AVX512-BF16 units, so PyTorch runs bfloat16 "
+        "matrix products in software, two orders of magnitude slower than float32"
+    )
