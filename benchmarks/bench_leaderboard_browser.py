@@ -16,7 +16,11 @@ read nothing yet). Times are wall clock in this process, polled every 20 ms in t
   Enter until the row count and the table's cells show only matching models;
   ``filter_clear_s``: clearing it again until all rows are back;
 * ``server_rss_mb``: the server's VmRSS (with any children) after the renders; ``server_hwm_mb``
-  its peak (VmHWM).
+  its peak (VmHWM);
+* ``floor``: the same steps, in the same run and browser, on :mod:`benchmarks.streamlit_floor`
+  — a Streamlit page with only the search box, the row-count line and a grid of as many rows
+  as the board's ranked table shows. What the floor takes, no change to the board can remove;
+  the summary gives each board figure beside it.
 
 Without chromium, chromedriver or selenium, ``run()`` returns ``{"skipped": True, "reason": ...}``.
 ``BIOBENCH_BENCH_LB_N`` overrides ``n`` (e.g. 30 for a quick run).
@@ -37,6 +41,7 @@ N_ENV = "BIOBENCH_BENCH_LB_N"
 GOAL_FIRST_S = 3.0
 GOAL_FILTER_S = 0.3
 SEARCH = "SmolLM2"  # one synthetic family in four
+FLOOR_PAGE = Path(__file__).with_name("streamlit_floor.py")
 POLL_S = 0.02
 TIMEOUT_S = 180.0
 
@@ -177,9 +182,13 @@ def _run(n: int, load: list[float]) -> dict:
         with web.serve(root, tmp_path / "server-2", cache=cache) as server:
             with web.browser(tmp_path / "profile-3") as driver:
                 restart_s, _ = _time_first_render(driver, server.url, n)
+        floor = _floor(n, family, tmp_path)
 
     def _models(state: dict) -> list[str]:
         return [re.sub(r".*name=", "", m) for m in state["models"]][:5]
+
+    def beside(board_s: float, floor_s: float) -> str:
+        return f"{board_s:.2f} s (floor {floor_s:.2f} s)"
 
     return {
         "submissions": n,
@@ -200,6 +209,7 @@ def _run(n: int, load: list[float]) -> dict:
         "models_shown_before": _models(before),
         "models_shown_after": _models(after),
         **memory,
+        "floor": floor,
         "poll_s": POLL_S,
         "wall_s": round(time.perf_counter() - wall, 1),
         "goal_first_render_s": GOAL_FIRST_S,
@@ -208,20 +218,38 @@ def _run(n: int, load: list[float]) -> dict:
             {
                 "figure": f"browser: first render, fresh server, {n} submissions",
                 "goal": f"<= {GOAL_FIRST_S:g} s",
-                "anchor": f"{fresh_s:.2f} s (warm server {warm_s:.2f} s, restart "
-                f"{restart_s:.2f} s; RSS {memory['server_rss_mb']} MB)",
+                "anchor": f"{beside(fresh_s, floor['first_render_fresh_s'])}; warm server "
+                f"{warm_s:.2f} s, restart {restart_s:.2f} s; RSS {memory['server_rss_mb']} MB",
                 "ratio": round(fresh_s / GOAL_FIRST_S, 2),
                 "met": fresh_s <= GOAL_FIRST_S,
             },
             {
                 "figure": f"browser: filter change (search '{SEARCH}'), {n} submissions",
                 "goal": f"<= {GOAL_FILTER_S:g} s",
-                "anchor": f"{filter_s:.3f} s ({before['rows']} -> {after['rows']} rows; "
-                f"clear {clear_s:.3f} s)",
+                "anchor": f"{beside(filter_s, floor['filter_change_s'])}, {before['rows']} -> "
+                f"{after['rows']} rows; clear {beside(clear_s, floor['filter_clear_s'])}",
                 "ratio": round(filter_s / GOAL_FILTER_S, 2),
                 "met": filter_s <= GOAL_FILTER_S,
             },
         ],
+    }
+
+
+def _floor(n: int, family: int, tmp_path: Path) -> dict:
+    """The board's browser steps on the floor page (same rows, same rows shown, same search)."""
+    from leaderboard.views import ROWS_DEFAULT
+
+    env = {"BIOBENCH_FLOOR_ROWS": str(n), "BIOBENCH_FLOOR_SHOWN": ROWS_DEFAULT}
+    with web.serve_page(FLOOR_PAGE, tmp_path / "floor", env=env) as server:
+        with web.browser(tmp_path / "profile-floor") as driver:
+            fresh_s, _ = _time_first_render(driver, server.url, n)
+            filter_s, _ = _time_search(driver, SEARCH, family, lambda m: SEARCH in m)
+            clear_s, _ = _time_search(driver, "", n, lambda m: True)
+    return {
+        "page": "benchmarks/streamlit_floor.py",
+        "first_render_fresh_s": round(fresh_s, 3),
+        "filter_change_s": round(filter_s, 3),
+        "filter_clear_s": round(clear_s, 3),
     }
 
 

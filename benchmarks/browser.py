@@ -94,6 +94,25 @@ def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
 
 
 @contextmanager
+def _serving(command: list[str], env: dict, workdir: Path, port: int, timeout: float):
+    log_path = workdir / f"server-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, proc, timeout)
+            yield Server(url, proc, log_path)
+        finally:
+            stop(proc)
+
+
+def _env(**extra: str) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", SE_OFFLINE="true", **extra)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return env
+
+
+@contextmanager
 def serve(
     submissions: Path,
     workdir: Path,
@@ -105,23 +124,30 @@ def serve(
     """A fresh ``biobench leaderboard`` over ``submissions``; its log and (by default) its loader
     cache go under ``workdir``. ``theme``: ``light`` or ``dark`` (default: Streamlit's own)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", SE_OFFLINE="true")
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
-    env["BIOBENCH_CACHE_DIR"] = str(cache or workdir / "cache")
     port = free_port()
     command = [sys.executable, "-m", "runners.cli", "leaderboard", "--port", str(port),
                "--submissions", str(submissions)]  # fmt: skip
     if theme:
         command += ["--theme", theme]
-    log_path = workdir / f"server-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, proc, timeout)
-            yield Server(url, proc, log_path)
-        finally:
-            stop(proc)
+    env = _env(BIOBENCH_CACHE_DIR=str(cache or workdir / "cache"))
+    with _serving(command, env, workdir, port, timeout) as server:
+        yield server
+
+
+@contextmanager
+def serve_page(
+    script: Path, workdir: Path, *, env: dict | None = None, timeout: float = 90.0
+) -> Iterator[Server]:
+    """Another Streamlit script with the leaderboard's server settings (``streamlit run`` of
+    ``runners.board.streamlit_command``, the same loopback, headless and watcher options), e.g.
+    the benchmark's floor page."""
+    from runners.board import streamlit_command
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = streamlit_command(port, script=script)
+    with _serving(command, _env(**(env or {})), workdir, port, timeout) as server:
+        yield server
 
 
 def chrome(

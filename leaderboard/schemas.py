@@ -349,6 +349,11 @@ class RunInfo(Strict):
         default=False,
         description="prompts wrapped in the model's chat template (lm-eval --apply_chat_template)",
     )
+    matmul_precision: Literal["", "ieee", "bf16"] = Field(
+        default="",
+        description="float32 matrix products on the CPU: ieee (plain float32) or bf16 (on the "
+        "CPU's bf16 units, biobench eval --matmul-precision); empty: not recorded (other runs)",
+    )
     results_files: list[str] = Field(description="original names of the lm-eval results files")
 
 

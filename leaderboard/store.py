@@ -79,11 +79,15 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def duplicate_key(sub: Submission) -> tuple[str, ...]:
-    """What makes two runs the same setup: model, revision, precision, suite version, adapter and
-    prompt form (a chat-template run of a model is a run of its own, README "Prompt form")."""
+    """What makes two runs the same setup: model, revision, precision (with the float32 matmul
+    precision where one is recorded), suite version, adapter and prompt form (a chat-template
+    run of a model is a run of its own, README "Prompt form")."""
     adapter = sub.model.adapter.id if sub.model.adapter else ""
     form = "chat template" if sub.run.chat_template else "plain"
-    model = (sub.model.id, sub.model.revision, str(sub.model.precision))
+    precision = str(sub.model.precision)
+    if sub.run.matmul_precision == "bf16":  # "ieee" and "" (not recorded) are plain float32
+        precision += "+bf16-matmul"
+    model = (sub.model.id, sub.model.revision, precision)
     return (*model, sub.suite_version, adapter, form)
 
 

@@ -744,6 +744,13 @@ def _run_info(runs: Sequence[RunFile], evaluated: datetime | None) -> RunInfo:
             f"results files mix prompt forms: {', '.join(chat)} used the chat template "
             "(--apply_chat_template), the others did not; submit each form as its own run"
         )
+    matmul = {run.path.name: _matmul_precision(run.data) for run in runs}
+    if len(set(matmul.values())) > 1:
+        listed = ", ".join(f"{name}: {value or 'not recorded'}" for name, value in matmul.items())
+        raise SubmissionError(
+            f"results files mix float32 matmul precisions ({listed}); submit each precision as "
+            "its own run"
+        )
     return RunInfo(
         lm_eval_version=str(first["lm_eval_version"]),
         transformers_version=str(first.get("transformers_version") or ""),
@@ -757,8 +764,22 @@ def _run_info(runs: Sequence[RunFile], evaluated: datetime | None) -> RunInfo:
         limit=limits.pop() if len(limits) == 1 else None,  # per task: tasks[].data.limit
         evaluated_at=evaluated,
         chat_template=any(forms.values()),
+        matmul_precision=next(iter(matmul.values())),
         results_files=[run.path.name for run in runs],
     )
+
+
+def _matmul_precision(results: dict) -> str:
+    """The ``biobench eval --matmul-precision`` a results file records ('' where none; a value
+    the suite does not know is refused)."""
+    block = results.get("biobench")
+    value = block.get("matmul_precision", "") if isinstance(block, dict) else ""
+    if value not in ("", "ieee", "bf16"):
+        raise SubmissionError(
+            f"biobench.matmul_precision {str(value)[:40]!r} is not ieee or bf16; rerun "
+            "biobench eval, which writes it"
+        )
+    return value
 
 
 def prepare(

@@ -456,6 +456,19 @@ def rank(board: pd.DataFrame) -> pd.DataFrame:
     return ordered.assign(Rank=ranks.astype("Int64")).loc[:, ["Rank", *board.columns]]
 
 
+# Rows drawn per ranked table. The browser grid redraws every row it holds on each change: at
+# 1,000 rows a search in a real browser took 0.5 s on a 2-core machine, the table alone
+# (benchmarks/bench_leaderboard_browser.py). Search and filters still look at every row.
+ROWS_CHOICES = ("100", "500", "all")
+ROWS_DEFAULT = "100"
+
+
+def top_rows(part: pd.DataFrame, rows: str) -> pd.DataFrame:
+    """The best ``rows`` rows of one ranked table (rows in rank order, as :func:`rank` sorts
+    them); every row for ``"all"`` or a value that is not a number."""
+    return part.head(int(rows)) if str(rows).isdigit() else part
+
+
 def pools(view: pd.DataFrame) -> list[tuple[int, str]]:
     """(pool order, label) of the reproduced rows of a view, in ranking order."""
     part = view[view["status_key"] == REPRODUCED]
@@ -750,10 +763,10 @@ def _labels(board: pd.DataFrame) -> pd.Index:
     return pd.Index(labels, name="model")
 
 
-def scatter_data(board: pd.DataFrame, pool: int | None = None) -> pd.DataFrame:
-    """Rows of one pool (:func:`chart_rows`) with a known size and an average:
-    ``model, size_b, average, status``."""
-    part = chart_rows(board, pool)
+def scatter_data(board: pd.DataFrame, pool: int | None = None, rows: str = "all") -> pd.DataFrame:
+    """Rows of one pool (:func:`chart_rows`; its best ``rows`` rows, as the table shows them,
+    :func:`top_rows`) with a known size and an average: ``model, size_b, average, status``."""
+    part = top_rows(chart_rows(board, pool), rows)
     part = part[part["Size (B)"].notna() & part["Average"].notna()]
     return pd.DataFrame(
         {
@@ -1058,6 +1071,8 @@ def reproduce_command(sub) -> str:
             rest_cmd += ["--num_fewshot", str(shots[-1])]
         if sub.run.chat_template:
             rest_cmd.append("--apply_chat_template")
+        if sub.run.matmul_precision:
+            rest_cmd += ["--matmul-precision", sub.run.matmul_precision]
         lines.append(" ".join(quoted + [shlex.quote(p) for p in rest_cmd]))
     submit_cmd = [
         "biobench", "submit", "runs/reproduce", "--model-id", sub.model.id,
@@ -1149,6 +1164,13 @@ def model_baselines(sub) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=BASELINE_TABLE_COLUMNS)
 
 
+MATMUL_LABEL = {
+    "": "",
+    "ieee": "float32",
+    "bf16": "float32, matrix products on the CPU's bf16 units (--matmul-precision bf16)",
+}
+
+
 def model_page(sub) -> ModelPage:
     """The model page of one :class:`~leaderboard.schemas.Submission`."""
     m, run = sub.model, sub.run
@@ -1178,6 +1200,7 @@ def model_page(sub) -> ModelPage:
             ("model source", run.model_source),
             ("model args", mask_local_paths(run.model_args)),
             ("dtype", run.model_dtype),
+            ("matmul precision", MATMUL_LABEL.get(run.matmul_precision, run.matmul_precision)),
             ("prompt form", PROMPT_FORMS[run.chat_template]),
             ("parameters (lm-eval)", run.model_num_parameters),
             ("batch size", run.batch_size),

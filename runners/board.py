@@ -52,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def streamlit_command(port: int, theme: str | None = None) -> list[str]:
+def streamlit_command(port: int, theme: str | None = None, script: Path = APP) -> list[str]:
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(script),
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
         "--server.headless", "true",

@@ -10,8 +10,14 @@ Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
   JSON object (``runners/backends.py``; the README's "Scaling" section has the commands);
 * ``--log_samples`` on (``--no_log_samples`` to turn it off), ``--output_path`` the checkout's ``runs/`` by default;
   lm-eval writes ``<output_path>/<model>/results_<time>.json`` and ``samples_<task>_<time>.jsonl``;
-* a ``biobench`` block in the results JSON: suite version, and per task the data source,
-  record count and SHA-256 of the canonical test records, so a run can be checked later.
+* ``--matmul-precision auto|ieee|bf16``: on the CPU, float32 matrix products in plain float32
+  (``ieee``) or on the processor's bf16 units (``bf16``: weights, activations and everything
+  between the products stay float32); ``auto`` (default) is ``bf16`` where the CPU has
+  AMX-BF16 / AVX512-BF16 units and the model runs on the CPU, else ``ieee``
+  (:mod:`runners.hardware`; README "Speed and precision" has the measured speed and agreement);
+* a ``biobench`` block in the results JSON: suite version, the matmul precision of a CPU run,
+  and per task the data source, record count and SHA-256 of the canonical test records, so a
+  run can be checked later.
 
 The same tasks run with plain lm-eval: ``lm_eval --tasks bio_qa ...`` once ``make setup`` has
 registered them (``biobench lm-eval-tasks``), or ``lm_eval --include_path tasks ...``.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -33,6 +40,7 @@ from leaderboard.schemas import MAX_DATA_PARALLEL, MAX_TENSOR_PARALLEL
 from runners import backends
 from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse_model_args
 from runners.cli import Parser, runs_dir
+from runners.hardware import MATMUL_ENV, MATMUL_PRECISIONS
 from tasks import registry
 from tasks.common import atomic
 from tasks.common.sources import load
@@ -89,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="evaluate each task's fixed seeded lite subset of N items (tasks/common/subsets.py; "
         "comparable across runs, unlike --limit's first N)",
+    )
+    parser.add_argument(
+        "--matmul-precision",
+        dest="matmul_precision",
+        choices=("auto", *MATMUL_PRECISIONS),
+        default="auto",
+        help="CPU float32 matrix products: ieee (plain float32) or bf16 (on the CPU's bf16 "
+        "units, everything else float32); auto: bf16 where the CPU has the units (default)",
     )
     parser.add_argument(
         "--submit", action="store_true", help="store the run as a submission (biobench submit)"
@@ -153,6 +169,35 @@ def warn_slow_bf16(plan: Plan) -> None:
             "(the default) runs at full speed here",
             file=sys.stderr,
         )
+
+
+def matmul_precision(args: argparse.Namespace, plan: Plan, extra: list[str]) -> str | None:
+    """The float32 matrix-product precision of this run on the CPU, or None where it does not
+    apply (vLLM, a GPU, lm-eval model types other than hf, a model loaded in another dtype).
+    ``bf16`` asked for where it does not apply, or on a CPU without bf16 units, is a
+    BackendError."""
+    from runners import hardware
+
+    chosen = getattr(args, "matmul_precision", "auto") or "auto"
+    device = extra[extra.index("--device") + 1] if "--device" in extra[:-1] else ""
+    model_args = plan.model_args if isinstance(plan.model_args, dict) else _kv(plan.model_args)
+    dtype = str(model_args.get("dtype", "float32")).lower().removeprefix("torch.")
+    on_cpu = plan.backend is Backend.HF and not device.startswith("cuda") and not _cuda_available()
+    if not on_cpu or dtype not in ("float32", "auto", "float"):
+        if chosen == "bf16":
+            raise BackendError(
+                "--matmul-precision bf16 applies to float32 hf runs on the CPU; drop it for "
+                "this run"
+            )
+        return None
+    if chosen == "auto":
+        return hardware.default_matmul_precision()
+    if chosen == "bf16" and not hardware.bf16_units():
+        raise BackendError(
+            f"--matmul-precision bf16: {hardware.cpu_model() or 'this CPU'} has no AMX-BF16 or "
+            "AVX512-BF16 units; use --matmul-precision ieee"
+        )
+    return chosen
 
 
 def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None = None) -> list[str]:
@@ -281,11 +326,12 @@ def data_provenance(leaf_tasks: list[str]) -> dict[str, Any]:
     return out
 
 
-def annotate(results_path: Path) -> dict[str, Any]:
+def annotate(results_path: Path, matmul: str | None = None) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     leaves = sorted(results.get("configs", {}))
     results["biobench"] = {
         "suite_version": registry.SUITE_VERSION,
+        **({"matmul_precision": matmul} if matmul else {}),
         "tasks": data_provenance(leaves),
     }
     atomic.write_json(results_path, results)
@@ -299,18 +345,22 @@ def main(argv: list[str] | None = None) -> int:
         if plan.backend is not None:
             backends.preflight(plan.backend, plan.parallel)
         warn_slow_bf16(plan)
+        matmul = matmul_precision(args, plan, extra)
         cmd = command(args, extra, plan)
     except BackendError as exc:
         print(f"biobench eval: {exc}", file=sys.stderr)
         return 2
     log.info("running: %s", " ".join(cmd))
+    env = {k: v for k, v in os.environ.items() if k != MATMUL_ENV}  # this run's choice only
+    if matmul:
+        env[MATMUL_ENV] = matmul
     started = time.time() - 1
-    proc = subprocess.run(cmd, check=False)
+    proc = subprocess.run(cmd, check=False, env=env)
     if proc.returncode != 0:
         print(f"biobench eval: lm-eval failed with exit code {proc.returncode}", file=sys.stderr)
         return proc.returncode
     results_path = newest_results(Path(args.output_path), started)
-    annotate(results_path)  # the biobench block: suite version, data provenance
+    annotate(results_path, matmul)  # the biobench block: suite version, data provenance
     print(f"\nresults: {results_path}")  # lm-eval has printed its table
     print(
         f"samples: {results_path.parent}/samples_*_{results_path.stem.removeprefix('results_')}.jsonl"

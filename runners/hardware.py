@@ -68,3 +68,34 @@ def slow_bf16() -> str | None:
         f"{name} ({level}) has no AMX-BF16 or AVX512-BF16 units, so PyTorch runs bfloat16 "
         "matrix products in software, two orders of magnitude slower than float32"
     )
+
+
+# float32 matrix products on the bf16 units: oneDNN's bf16 "fpmath mode" for float32 tensors.
+# Weights, activations, norms, softmax and the residual stream stay float32; only inside a
+# matrix product may oneDNN compute on the bf16 units (the counterpart of TF32 on GPUs).
+MATMUL_PRECISIONS = ("ieee", "bf16")
+MATMUL_ENV = "BIOBENCH_MATMUL_PRECISION"
+
+
+def default_matmul_precision() -> str:
+    """``bf16`` where the CPU has bf16 matrix units (float32 products run on them, measured in
+    ``benchmarks/bench_eval.py`` and checked for agreement by ``benchmarks.dtype_agreement``),
+    else ``ieee`` (plain float32)."""
+    return "bf16" if bf16_units() else "ieee"
+
+
+def apply_matmul_precision(value: str) -> str:
+    """Set PyTorch's float32 matrix-product precision on the CPU (``ieee`` or ``bf16``); the
+    value in force. ``bf16`` on a CPU without bf16 units is refused (ValueError): oneDNN would
+    fall back to float32 silently and the run would record a precision it did not use."""
+    import torch
+
+    if value not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul precision {value!r}: use one of {', '.join(MATMUL_PRECISIONS)}")
+    if value == "bf16" and not bf16_units():
+        raise ValueError(
+            f"matmul precision bf16: {cpu_model() or 'this CPU'} has no AMX-BF16 or AVX512-BF16 "
+            "units; use ieee"
+        )
+    torch.backends.mkldnn.matmul.fp32_precision = value
+    return value

@@ -7,6 +7,10 @@ runs ``lm_eval.__main__.cli_evaluate`` unchanged, with a logging filter that let
 through the first time its text (less the leading ``<task>:``) is seen, and says at the end how
 many copies it held back. ``biobench eval`` runs lm-eval through it; plain ``lm_eval`` is
 untouched.
+
+``$BIOBENCH_MATMUL_PRECISION`` (``ieee`` or ``bf16``, set by ``biobench eval
+--matmul-precision``) sets PyTorch's float32 matrix-product precision before lm-eval loads the
+model (:func:`runners.hardware.apply_matmul_precision`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,18 @@ class ShowOnce(logging.Filter):
 
 
 def main() -> None:
+    import os
+
     from lm_eval.__main__ import cli_evaluate
+
+    from runners import hardware
+
+    if precision := os.environ.get(hardware.MATMUL_ENV, "").strip():
+        try:
+            hardware.apply_matmul_precision(precision)
+        except ValueError as exc:
+            print(f"biobench eval: {exc}", file=sys.stderr)
+            sys.exit(2)
 
     once = ShowOnce()
     for name in ("lm_eval.api.task", "lm_eval.tasks", "lm_eval.evaluator"):

@@ -53,8 +53,9 @@ TINY_CORPUS = [
 ]
 
 
-def build_tiny_llama(path: Path, seed: int = 0) -> Path:
-    """A 2-layer LLaMA with a byte-level BPE tokenizer trained here; random weights, seeded."""
+def build_tiny_llama(path: Path, seed: int = 0, hidden_size: int = 32) -> Path:
+    """A 2-layer LLaMA with a byte-level BPE tokenizer trained here; random weights, seeded
+    (``hidden_size`` 256 and up: wide enough that oneDNN runs its products on bf16 units)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -77,8 +78,8 @@ def build_tiny_llama(path: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=2,

@@ -452,3 +452,70 @@ def test_a_bf16_run_on_a_cpu_without_bf16_units_is_warned_about_once(monkeypatch
     monkeypatch.setattr(hardware, "slow_bf16", lambda: None)
     eval_cmd.warn_slow_bf16(eval_cmd.Plan(None, backends.Parallelism(), "hf", "dtype=bfloat16"))
     assert capsys.readouterr().err == ""
+
+
+def test_matmul_precision_is_bf16_by_default_only_where_the_cpu_has_the_units(monkeypatch):
+    """auto = bf16 on a CPU with bf16 units, ieee without; bf16 asked for without the units, on
+    vLLM, on a GPU or for a bf16 model is a one-line refusal; other cases record nothing."""
+    from runners import hardware
+
+    def args(choice: str):
+        return eval_cmd.build_parser().parse_args(
+            ["--tasks", "bio_pubmedqa", "--matmul-precision", choice]
+        )
+
+    hf = eval_cmd.Plan(backends.Backend.HF, backends.Parallelism(), "hf", {"pretrained": "m"})
+    monkeypatch.setattr(eval_cmd, "_cuda_available", lambda: False)
+    monkeypatch.setattr(hardware, "bf16_units", lambda: ("AVX512-BF16",))
+    assert eval_cmd.matmul_precision(args("auto"), hf, []) == "bf16"
+    assert eval_cmd.matmul_precision(args("ieee"), hf, []) == "ieee"
+    assert eval_cmd.matmul_precision(args("bf16"), hf, []) == "bf16"
+    assert eval_cmd.matmul_precision(args("auto"), hf, ["--device", "cuda:0"]) is None
+    bf16_model = eval_cmd.Plan(
+        hf.backend, hf.parallel, "hf", {"pretrained": "m", "dtype": "bfloat16"}
+    )
+    assert eval_cmd.matmul_precision(args("auto"), bf16_model, []) is None
+    vllm = eval_cmd.Plan(backends.Backend.VLLM, backends.Parallelism(), "vllm", {"pretrained": "m"})
+    for plan, extra in ((vllm, []), (hf, ["--device", "cuda:0"]), (bf16_model, [])):
+        with pytest.raises(BackendError, match="applies to float32 hf runs on the CPU"):
+            eval_cmd.matmul_precision(args("bf16"), plan, extra)
+    monkeypatch.setattr(hardware, "bf16_units", lambda: ())
+    assert eval_cmd.matmul_precision(args("auto"), hf, []) == "ieee"
+    with pytest.raises(
+        BackendError, match="no AMX-BF16 or AVX512-BF16 units; use --matmul-precision ieee"
+    ):
+        eval_cmd.matmul_precision(args("bf16"), hf, [])
+    with pytest.raises(SystemExit):
+        eval_cmd.build_parser().parse_args(["--tasks", "t", "--matmul-precision", "fp8"])
+
+
+def test_matmul_precision_reaches_torch_and_is_refused_without_units(monkeypatch):
+    import torch
+
+    from runners import hardware
+
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    try:
+        monkeypatch.setattr(hardware, "bf16_units", lambda: ("AMX-BF16",))
+        assert hardware.apply_matmul_precision("bf16") == "bf16"
+        assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+        assert hardware.apply_matmul_precision("ieee") == "ieee"
+        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
+        monkeypatch.setattr(hardware, "bf16_units", lambda: ())
+        with pytest.raises(ValueError, match="no AMX-BF16 or AVX512-BF16 units"):
+            hardware.apply_matmul_precision("bf16")
+        with pytest.raises(ValueError, match="use one of ieee, bf16"):
+            hardware.apply_matmul_precision("tf32")
+        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = before
+
+
+def test_lm_eval_entry_point_refuses_a_bad_matmul_precision_in_one_line(subprocess_env):
+    env = {**subprocess_env, "BIOBENCH_MATMUL_PRECISION": "fp8"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "runners.lm_eval_main", "--help"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "biobench eval: matmul precision 'fp8': use one of ieee, bf16"

@@ -3,7 +3,9 @@
 * greedy generation in batches of 4 (left-padded, rows of different lengths) equals generation
   one request at a time, token for token, in float32;
 * bfloat16 log-likelihoods stay within bf16 rounding of float32, and a multiple-choice decision
-  with a clear margin is the same in both precisions.
+  with a clear margin is the same in both precisions;
+* float32 with its matrix products on the CPU's bf16 units (``--matmul-precision bf16``) stays
+  far closer to plain float32 than a bfloat16 model, and decides every item the same way.
 """
 
 from __future__ import annotations
@@ -96,3 +98,37 @@ def test_a_static_kv_cache_generates_what_the_dynamic_one_does(tiny_llama):
     )
     assert static == dynamic
     assert computed > 0 and any(len(row) > 1 for row in dynamic)
+
+
+@pytest.mark.slow
+def test_bf16_matmuls_in_a_float32_model_agree_with_plain_float32(tmp_path):
+    """The default where the CPU has bf16 units: every log-likelihood within 0.01 of plain
+    float32 (a bfloat16 model is allowed 3% + 0.05 above) and the same choice on every prompt
+    whose margin exceeds that bound twice over. The tiny LLaMA is 256 wide here: oneDNN keeps
+    narrower products in float32."""
+    import torch
+
+    from runners import hardware
+    from tests.conftest import build_tiny_llama
+
+    if not hardware.bf16_units():
+        pytest.skip(f"no bf16 units on this CPU: {hardware.slow_bf16()}")
+    tiny_llama = build_tiny_llama(tmp_path / "wide", hidden_size=256)
+    options = [" yes", " no blood", " maybe not at all", " aspirin and warfarin", " the heart"]
+    pairs = [(p, o) for p in PROMPTS for o in options]
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    try:
+        hardware.apply_matmul_precision("ieee")
+        ieee = _loglikelihoods(_hflm(tiny_llama, "float32", 8), pairs)
+        hardware.apply_matmul_precision("bf16")
+        bf16 = _loglikelihoods(_hflm(tiny_llama, "float32", 8), pairs)
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = before
+    assert ieee != bf16, "the setting changed nothing: the products did not run on bf16 units"
+    worst = max(abs(a - b) for a, b in zip(ieee, bf16, strict=True))
+    assert worst <= 0.01, worst
+    for k in range(len(PROMPTS)):
+        a, b = (x[k * len(options) : (k + 1) * len(options)] for x in (ieee, bf16))
+        ranked = sorted(a, reverse=True)
+        if ranked[0] - ranked[1] > 2 * worst:
+            assert a.index(max(a)) == b.index(max(b)), PROMPTS[k]

@@ -671,3 +671,41 @@ def test_submit_form_files_a_request_through_biobench_request(model, tmp_path, m
     assert at.error and INJECT_HTML in at.code[-1].value
     assert not any(INJECT_HTML in text for text in _markdown_texts(at))  # never as markup
     assert len(RequestQueue(root).entries()) == 1
+
+
+def test_ranked_tables_show_their_best_rows_and_search_reaches_the_rest(tmp_path, monkeypatch):
+    """At 120 rows the ranked table shows the best 100 and says so; the search finds a row
+    ranked below them; 'Rows per ranked table' = all shows every row and lives in the URL; the
+    size chart holds the rows the table shows."""
+    from benchmarks.bench_leaderboard import synthetic_population
+
+    root = tmp_path / "submissions"
+    write_store(root, synthetic_population(120, n_items=4))
+    monkeypatch.setenv("BIOBENCH_SUBMISSIONS_DIR", str(root))
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    every = sum(len(frame) for frame in ranked_tables(at))
+    shown = [frame for frame in ranked_tables(at) if len(frame) == 100]
+    assert shown, [len(frame) for frame in ranked_tables(at)]
+    assert any("The best 100 of" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert "rows" not in at.query_params  # the default stays out of the URL
+
+    hidden = names(shown[0])[-1]  # a name shown at rank 100 ...
+    at.selectbox(key="rows").select("all").run()
+    assert at.query_params["rows"] == "all"
+    full = [frame for frame in ranked_tables(at) if len(frame) > 100]
+    assert full and sum(len(frame) for frame in ranked_tables(at)) > every
+    below = names(full[0])[100]  # ... and one ranked below the first 100
+    assert below not in names(shown[0]) and hidden in names(full[0])
+
+    at.selectbox(key="rows").select("100").run()
+    at.text_input(key="search").input(below).run()
+    assert below in names(table(at)), "the search looks at every row, not the shown ones"
+
+
+def test_top_rows_and_the_size_chart_follow_the_rows_shown():
+    board = pd.DataFrame({"model_name": [f"m{i}" for i in range(7)]})
+    assert list(views.top_rows(board, "3")["model_name"]) == ["m0", "m1", "m2"]
+    assert len(views.top_rows(board, "all")) == 7 and len(views.top_rows(board, "100")) == 7

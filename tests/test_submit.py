@@ -496,3 +496,50 @@ def test_the_prompt_form_is_recorded_and_forms_never_merge(runs, tmp_path, sampl
     rc, err = submit([chat, other], store, "--model-id", "test/mixed", *META, capsys=capsys)
     assert rc == 2 and "mix prompt forms" in err and "own run" in err
     assert snapshot(store) == before
+
+
+def test_the_matmul_precision_is_recorded_and_precisions_never_merge(
+    runs, tmp_path, sample_data, capsys
+):
+    """biobench eval's ``biobench.matmul_precision`` reaches ``run.matmul_precision``; a bf16-
+    matmul run of an already stored float32 run is its own run (not a duplicate); results files
+    of two precisions in one submission, or an unknown value, are refused and store nothing."""
+    fast = copy_run(runs.a, tmp_path / "bf16")
+    edit_json(
+        results_file(fast), lambda d: d.setdefault("biobench", {}).update(matmul_precision="bf16")
+    )
+    store = tmp_path / "store"
+    rc, err = submit([fast], store, "--model-id", "test/mm", *META, capsys=capsys)
+    assert rc == 0, err
+    (stored,) = Store(store).ids()
+    assert Store(store).read(stored).run.matmul_precision == "bf16"
+    plain = copy_run(runs.a, tmp_path / "ieee")
+    edit_json(
+        results_file(plain), lambda d: d.setdefault("biobench", {}).update(matmul_precision="ieee")
+    )
+    rc, err = submit([plain], store, "--model-id", "test/mm", "--run-id", "ieee", *META,
+                     capsys=capsys)  # fmt: skip
+    assert rc == 0, err
+    precisions = {Store(store).read(i).run.matmul_precision for i in Store(store).ids()}
+    assert precisions == {"bf16", "ieee"}
+
+    keys = ("configs", "versions", "results", "n-samples", "n-shot", "higher_is_better")
+    other = plain
+    stamp = results_file(other).stem.removeprefix("results_")
+    for path in list(other.rglob(f"*{stamp}*")):
+        path.rename(path.with_name(path.name.replace(stamp, "2026-01-01T00-00-00.000000")))
+    tasks = list(json.loads(results_file(other).read_text())["configs"])
+    edit_json(results_file(other), lambda d: [d[k].pop(t, None) for k in keys for t in tasks[1:]])
+    edit_json(results_file(fast), lambda d: [d[k].pop(tasks[0], None) for k in keys])
+    before = snapshot(store)
+    rc, err = submit([fast, other], store, "--model-id", "test/mixed", *META, capsys=capsys)
+    assert rc == 2 and "mix float32 matmul precisions" in err and "own run" in err
+    assert snapshot(store) == before
+
+    odd = copy_run(runs.a, tmp_path / "odd")
+    edit_json(
+        results_file(odd), lambda d: d.setdefault("biobench", {}).update(matmul_precision="tf32")
+    )
+    rc, err = submit([odd], store, "--model-id", "test/odd", *META, capsys=capsys)
+    assert rc == 2 and "'tf32' is not ieee or bf16" in err
+    assert snapshot(store) == before

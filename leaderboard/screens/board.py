@@ -35,6 +35,7 @@ DEFAULTS = {
     "show_ci": True,
     "show_baselines": True,
     "details": False,
+    "rows": views.ROWS_DEFAULT,
 }
 
 with st.sidebar:
@@ -106,11 +107,19 @@ with st.sidebar:
         "(paired test, p ≥ 0.05). Free-text tasks (NER, HoC, generation) have none.",
     )
     details = st.toggle("Base model, shots, precision, licence, date", key="details")
+    shared.seed_from_url("rows", "str", views.ROWS_DEFAULT, views.ROWS_CHOICES)
+    rows_shown = st.selectbox(
+        "Rows per ranked table",
+        views.ROWS_CHOICES,
+        key="rows",
+        help="The best rows of each ranked set; search and filters look at every row, and "
+        "the downloads hold the whole view.",
+    )
 
 shared.sync_url(
     {"variant": str(variant), "complete_only": complete_only, "search": search, **picks,
      "size": size_range, "unknown_size": unknown_size, "per_task": per_task, "show_ci": show_ci,
-     "show_baselines": show_baselines, "details": details},
+     "show_baselines": show_baselines, "details": details, "rows": rows_shown},
     DEFAULTS,
 )  # fmt: skip
 
@@ -205,14 +214,20 @@ for i, (order, label) in enumerate(pool_list):
             " Rows with different tasks or item subsets are ranked in separate tables: their "
             "averages are over different items and cannot be ordered against each other."
         )
+    shown = views.top_rows(part, rows_shown)
+    if len(shown) < len(part):
+        note += (
+            f" The best {len(shown)} of {len(part)} rows; the search and filters reach all of "
+            "them, and 'Rows per ranked table' shows more."
+        )
     if note:
         st.caption(note.strip())
     st.dataframe(
-        part[columns],
+        shown[columns],
         column_config=config,
         hide_index=True,
         width="stretch",
-        height=shared.fit_height(len(part), 640),
+        height=shared.fit_height(len(shown), 640),
         placeholder="–",
         key=f"board-{i + 1}",
     )
@@ -281,10 +296,14 @@ if pool_list:
             order = list(dict.fromkeys(bars["model"]))  # best first, as ranked
             st.vega_lite_chart(bars, views.category_chart_spec(cats, order), width="stretch")
     with scatter_tab:
-        points = views.scatter_data(view, pool=chart_pool)
+        points = views.scatter_data(view, pool=chart_pool, rows=rows_shown)
         if points.empty:
             st.info("No rows of this ranked set with a known size and an average.")
         else:
+            st.caption(
+                f"Size and average of the {len(points)} rows of this ranked set with a known "
+                "size, of those the table shows."
+            )
             st.vega_lite_chart(
                 points,
                 {
