@@ -671,6 +671,9 @@ def export_json(frame: pd.DataFrame) -> str:
 # --- charts -------------------------------------------------------------------------------------
 
 
+CHARTS = ("Category averages", "Size vs score")  # the board's chart picker, one drawn at a time
+
+
 def chart_rows(board: pd.DataFrame, pool: int | None = None) -> pd.DataFrame:
     """The ranked reproduced rows of one pool (default: the first of the view) — what the
     charts show, so that they never set rows of different coverage or setups side by side."""

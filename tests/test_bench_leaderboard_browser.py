@@ -48,8 +48,15 @@ def test_benchmark_runs_in_chromium(monkeypatch):
     assert all(bench.SEARCH in m for m in report["models_shown_after"])
     assert any(bench.SEARCH not in m for m in report["models_shown_before"])
 
+    # the floor page ran the same steps in the same run
+    floor = report["floor"]
+    assert floor["page"] == "benchmarks/streamlit_floor.py"
+    for key in ("first_render_fresh_s", "filter_change_s", "filter_clear_s"):
+        assert floor[key] > 0, key
+
     rows = report["summary"]
     assert [r["goal"] for r in rows] == ["<= 3 s", "<= 0.3 s"]
     for row in rows:
+        assert "(floor " in row["anchor"], row
         assert set(row) == {"figure", "goal", "anchor", "ratio", "met"}
         assert isinstance(row["met"], bool) and row["ratio"] > 0

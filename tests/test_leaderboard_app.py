@@ -277,10 +277,16 @@ def test_complete_only_drops_partial_averages(app):
 
 
 def test_charts_render(app):
-    assert len(app.get("vega_lite_chart")) == 2  # category bars and the size scatter
-    assert [t.label for t in app.tabs] == ["Category averages", "Size vs score"]
+    """One chart at a time (category bars by default, the size scatter on request); with two
+    ranked sets a picker chooses the set the charts show."""
+    (bars,) = app.get("vega_lite_chart")
+    assert '"yOffset"' in bars.proto.spec  # the grouped category bars
     picker = app.selectbox(key="chart_pool")  # two ranked sets: the charts show one
     assert len(picker.options) == 2
+    app.session_state["chart"] = views.CHARTS[1]
+    app.run()
+    (points,) = app.get("vega_lite_chart")
+    assert '"size_b"' in points.proto.spec and '"yOffset"' not in points.proto.spec
 
 
 # --- URL state and exports -------------------------------------------------------------------------

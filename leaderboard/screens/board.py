@@ -284,8 +284,11 @@ if pool_list:
             format_func=lambda o: labels[o],
             key="chart_pool",
         )
-    chart_tab, scatter_tab = st.tabs(["Category averages", "Size vs score"])
-    with chart_tab:
+    # one chart drawn at a time: a hidden tab's chart would be redrawn on every filter change
+    chart = st.segmented_control(
+        "Chart", views.CHARTS, key="chart", default=views.CHARTS[0], label_visibility="collapsed"
+    )
+    if chart == views.CHARTS[0]:
         bars = views.category_chart_data(view, lay, pool=chart_pool)
         if bars.empty:
             st.info("No rows with scores to chart.")
@@ -295,7 +298,7 @@ if pool_list:
             cats = [views.CATEGORY_LABEL[c] for c in lay.categories]
             order = list(dict.fromkeys(bars["model"]))  # best first, as ranked
             st.vega_lite_chart(bars, views.category_chart_spec(cats, order), width="stretch")
-    with scatter_tab:
+    elif chart == views.CHARTS[1]:
         points = views.scatter_data(view, pool=chart_pool, rows=rows_shown)
         if points.empty:
             st.info("No rows of this ranked set with a known size and an average.")
