@@ -90,8 +90,10 @@ class Plan:
         return self.report_dir or self.output_dir
 
     def eval_settings(self, group: str) -> dict[str, Any]:
-        """What decides a group's items and answers (recorded, and part of the fingerprint)."""
-        return {
+        """What decides a group's items and answers (recorded, and part of the fingerprint).
+        A float32 plan also records its matmul precision (bf16 on a CPU with bf16 units, as
+        ``biobench eval`` chooses: another measurement than plain float32)."""
+        settings = {
             "group": group,
             "lite": self.lite.get(group),
             "limit": None if group in self.lite else self.limit,
@@ -99,6 +101,11 @@ class Plan:
             "dtype": self.dtype,
             "eval_args": list(self.eval_args),
         }
+        if self.dtype == "float32":
+            from runners.hardware import default_matmul_precision
+
+            settings["matmul_precision"] = default_matmul_precision()
+        return settings
 
     def fingerprint(self, label: str) -> str:
         """SHA-256 of everything that determines a label's stored submission."""
@@ -260,6 +267,8 @@ def evaluate(plan: Plan, label: str, base: str, adapter: Path | None) -> tuple[l
                 argv += ["--limit", str(settings["limit"])]
             if cap is not None:
                 argv += ["--gen_kwargs", f"max_gen_toks={cap}"]
+            if "matmul_precision" in settings:
+                argv += ["--matmul-precision", settings["matmul_precision"]]
             argv += list(plan.eval_args)
             log.info("evaluation %s/%s: biobench eval %s", label, name, " ".join(argv))
             wall, cpu = time.perf_counter(), _cpu_seconds()

@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument(
+        "--matmul-precision",
+        dest="matmul_precision",
+        choices=("auto", "ieee", "bf16"),
+        default="auto",
+        help="CPU float32 matrix products: ieee, or bf16 on the CPU's bf16 units; auto (default): "
+        "bf16 where the units exist (as biobench eval)",
+    )
+    parser.add_argument(
         "--max-batch",
         type=int,
         default=8,
@@ -131,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     path = resolve_model_path(args.model)
     name = args.name or served_name(args.model, path)
     try:
+        if args.device == "cpu" and args.dtype == "float32":
+            from runners import hardware
+
+            chosen = args.matmul_precision
+            hardware.apply_matmul_precision(
+                hardware.default_matmul_precision() if chosen == "auto" else chosen
+            )
         lm = LocalLM(
             path,
             dtype=args.dtype,

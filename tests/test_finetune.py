@@ -4,6 +4,7 @@ after a kill, and outputs (loss log, plot, model card)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import subprocess
@@ -430,3 +431,36 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(ft.ConfigError, match="not the output folder of a finetune run"):
         ft.train(cfg, overwrite=True)
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_bf16_matmul_precision_is_a_float32_run_on_the_cpus_bf16_units(monkeypatch):
+    """``precision: bf16-matmul`` loads float32 weights, trains without autocast, and sets the
+    float32 products to bf16; on a GPU or a CPU without bf16 units it is one config error."""
+    import torch
+
+    from runners import hardware
+    ft_train = importlib.import_module("runners.finetuning.train")
+    from runners.finetuning.model import torch_dtype
+
+    cfg = ft.load_config("smollm2-135m", {"precision": "bf16-matmul"})
+    assert cfg.precision == "bf16-matmul" and torch_dtype(cfg.precision) == torch.float32
+    args = ft_train.training_arguments(cfg, Path("unused"), has_val=False, resuming=False)
+    assert not args.bf16 and not args.fp16
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    try:
+        monkeypatch.setattr(hardware, "bf16_units", lambda: ("AVX512-BF16",))
+        monkeypatch.setattr(ft_train, "cuda_available", lambda: False)
+        ft_train.use_bf16_matmuls()
+        assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+        monkeypatch.setattr(hardware, "bf16_units", lambda: ())
+        with pytest.raises(
+            ft.ConfigError, match="no AMX-BF16 or AVX512-BF16 units; use precision fp32"
+        ):
+            ft_train.use_bf16_matmuls()
+        monkeypatch.setattr(ft_train, "cuda_available", lambda: True)
+        with pytest.raises(ft.ConfigError, match="is a CPU setting"):
+            ft_train.use_bf16_matmuls()
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = before
+    with pytest.raises(ft.ConfigError, match="precision"):
+        ft.load_config("smollm2-135m", {"precision": "bf32"})

@@ -297,3 +297,22 @@ def test_hardware_facts_name_the_cpu_and_its_bf16_units():
         assert (why is None) == bool(facts["bf16_units"])
         if why:
             assert "no AMX-BF16 or AVX512-BF16 units" in why
+
+
+def test_a_float32_plan_records_and_passes_its_matmul_precision(monkeypatch):
+    """float32 evaluations run with bf16 matmuls on a CPU with bf16 units (biobench eval's
+    default): the plan says so in its settings and fingerprint, so plain-float32 steps of
+    another machine are not taken for them; a bf16 plan (the stored reproduction) is unchanged."""
+    from runners import hardware
+
+    fp32 = ablation.Plan("smollm2-135m", Path("x"), 5, None, dtype="float32")
+    bf16 = ablation.Plan("smollm2-135m", Path("x"), 5, None, dtype="bfloat16")
+    monkeypatch.setattr(hardware, "bf16_units", lambda: ("AVX512-BF16",))
+    assert fp32.eval_settings("bio_qa")["matmul_precision"] == "bf16"
+    with_units = fp32.fingerprint("base")
+    assert "matmul_precision" not in bf16.eval_settings("bio_qa")
+    bf16_print = bf16.fingerprint("base")
+    monkeypatch.setattr(hardware, "bf16_units", lambda: ())
+    assert fp32.eval_settings("bio_qa")["matmul_precision"] == "ieee"
+    assert fp32.fingerprint("base") != with_units
+    assert bf16.fingerprint("base") == bf16_print

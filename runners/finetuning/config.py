@@ -37,7 +37,9 @@ DEFAULT_OFFLINE_FILE = runs_dir(
     "instructions", "offline.jsonl"
 )  # the checkout's runs/, not the cwd
 CATEGORIES = registry.CATEGORIES
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# bf16-matmul: float32 weights and training, matrix products (forward and backward) on the
+# CPU's bf16 units (runners.hardware.apply_matmul_precision; a CPU setting)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "bf16-matmul")
 
 
 def _not_a_flag(value: Any) -> Any:

@@ -31,7 +31,12 @@ def torch_dtype(precision: str):
         if torch.cuda.is_available():
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return {
+        "fp32": torch.float32,
+        "bf16": torch.bfloat16,
+        "fp16": torch.float16,
+        "bf16-matmul": torch.float32,  # float32 tensors; the products on bf16 units
+    }[precision]
 
 
 def quantization_config(cfg: FinetuneConfig):

@@ -159,12 +159,31 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
     return next((h[key] for h in reversed(history) if key in h), None)
 
 
+def use_bf16_matmuls() -> None:
+    """``precision: bf16-matmul``: float32 products on the CPU's bf16 units for this process
+    (ConfigError on a GPU, or on a CPU without the units)."""
+    from runners.hardware import apply_matmul_precision, bf16_units, cpu_model
+
+    if cuda_available():
+        raise ConfigError(
+            "config key 'precision' (bf16-matmul) is a CPU setting; on a GPU use bf16 or auto"
+        )
+    if not bf16_units():
+        raise ConfigError(
+            f"config key 'precision' (bf16-matmul): {cpu_model() or 'this CPU'} has no "
+            "AMX-BF16 or AVX512-BF16 units; use precision fp32"
+        )
+    apply_matmul_precision("bf16")
+
+
 def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
     """Run (or resume) one LoRA tuning run; returns the summary also written to run.json."""
     output_dir = Path(cfg.output_dir)
     resume_from = start_output_dir(cfg, overwrite)
     commit = git_commit()  # the code this session trains with
 
+    if cfg.precision == "bf16-matmul":
+        use_bf16_matmuls()
     base = resolve_base(cfg.base_model)
     tokenizer = load_tokenizer(base)
     data = prepare_data(cfg, tokenizer, resolve_data(cfg))
