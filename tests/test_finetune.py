@@ -439,6 +439,7 @@ def test_bf16_matmul_precision_is_a_float32_run_on_the_cpus_bf16_units(monkeypat
     import torch
 
     from runners import hardware
+
     ft_train = importlib.import_module("runners.finetuning.train")
     from runners.finetuning.model import torch_dtype
 
