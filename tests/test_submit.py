@@ -468,6 +468,18 @@ def test_submit_cli_prints_the_scores(runs, tmp_path):
     assert "stored test__cli/" in proc.stdout and "bio_chemprot" in proc.stdout
 
 
+def split_tasks(first: Path, second: Path) -> None:
+    """Make two copies of one run two runs of one model on disjoint tasks: ``first`` gets its
+    own file names and keeps the first task, ``second`` keeps the others."""
+    keys = ("configs", "versions", "results", "n-samples", "n-shot", "higher_is_better")
+    stamp = results_file(first).stem.removeprefix("results_")
+    for path in list(first.rglob(f"*{stamp}*")):  # a second run: its own file names
+        path.rename(path.with_name(path.name.replace(stamp, "2026-01-01T00-00-00.000000")))
+    tasks = list(json.loads(results_file(first).read_text())["configs"])
+    edit_json(results_file(first), lambda d: [d[k].pop(t, None) for k in keys for t in tasks[1:]])
+    edit_json(results_file(second), lambda d: [d[k].pop(tasks[0], None) for k in keys])
+
+
 def test_the_prompt_form_is_recorded_and_forms_never_merge(runs, tmp_path, sample_data, capsys):
     chat = copy_run(runs.a, tmp_path / "chat")
     template = "{% for m in messages %}<|im_start|>{{ m['content'] }}{% endfor %}"
@@ -484,14 +496,8 @@ def test_the_prompt_form_is_recorded_and_forms_never_merge(runs, tmp_path, sampl
     assert Store(store).read(plain).run.chat_template is False
 
     # the same model's two forms, each on its own tasks, in one submission
-    keys = ("configs", "versions", "results", "n-samples", "n-shot", "higher_is_better")
     other = copy_run(runs.a, tmp_path / "plain")
-    stamp = results_file(other).stem.removeprefix("results_")
-    for path in list(other.rglob(f"*{stamp}*")):  # a second run: its own file names
-        path.rename(path.with_name(path.name.replace(stamp, "2026-01-01T00-00-00.000000")))
-    tasks = list(json.loads(results_file(other).read_text())["configs"])
-    edit_json(results_file(other), lambda d: [d[k].pop(t, None) for k in keys for t in tasks[1:]])
-    edit_json(results_file(chat), lambda d: [d[k].pop(tasks[0], None) for k in keys])
+    split_tasks(other, chat)
     before = snapshot(store)
     rc, err = submit([chat, other], store, "--model-id", "test/mixed", *META, capsys=capsys)
     assert rc == 2 and "mix prompt forms" in err and "own run" in err
@@ -523,16 +529,9 @@ def test_the_matmul_precision_is_recorded_and_precisions_never_merge(
     precisions = {Store(store).read(i).run.matmul_precision for i in Store(store).ids()}
     assert precisions == {"bf16", "ieee"}
 
-    keys = ("configs", "versions", "results", "n-samples", "n-shot", "higher_is_better")
-    other = plain
-    stamp = results_file(other).stem.removeprefix("results_")
-    for path in list(other.rglob(f"*{stamp}*")):
-        path.rename(path.with_name(path.name.replace(stamp, "2026-01-01T00-00-00.000000")))
-    tasks = list(json.loads(results_file(other).read_text())["configs"])
-    edit_json(results_file(other), lambda d: [d[k].pop(t, None) for k in keys for t in tasks[1:]])
-    edit_json(results_file(fast), lambda d: [d[k].pop(tasks[0], None) for k in keys])
+    split_tasks(plain, fast)
     before = snapshot(store)
-    rc, err = submit([fast, other], store, "--model-id", "test/mixed", *META, capsys=capsys)
+    rc, err = submit([fast, plain], store, "--model-id", "test/mixed", *META, capsys=capsys)
     assert rc == 2 and "mix float32 matmul precisions" in err and "own run" in err
     assert snapshot(store) == before
 
