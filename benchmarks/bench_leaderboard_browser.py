@@ -99,7 +99,7 @@ def _search_box(driver):
     from selenium.webdriver.common.by import By
 
     return driver.find_element(
-        By.CSS_SELECTOR, "[data-testid='stSidebar'] [data-testid='stTextInput'] input"
+        By.CSS_SELECTOR, "[data-testid='stMain'] [data-testid='stTextInput'] input"
     )
 
 

@@ -1,7 +1,7 @@
 """The least a Streamlit page can do for the leaderboard benchmark's steps: the floor that
 :mod:`benchmarks.bench_leaderboard_browser` measures beside the real board, in the same run.
 
-One sidebar search box, the board's "**N** reproduced rows in" line (N of
+One search box above the grid (as on the board), the board's "**N** reproduced rows in" line (N of
 ``$BIOBENCH_FLOOR_ROWS`` rows match) and one data grid of the first ``$BIOBENCH_FLOOR_SHOWN``
 matching rows (as the board's ranked table shows its best rows), whose model cells are links
 (``model?id=...&name=...``, as the board's); one family in four is named like the synthetic
@@ -30,8 +30,7 @@ def rows(n: int) -> pd.DataFrame:
     )
 
 
-with st.sidebar:
-    search = st.text_input("Search model", key="search")
+search = st.text_input("Search model", key="search")  # above the grid, as on the board
 table = rows(int(os.environ.get("BIOBENCH_FLOOR_ROWS", "1000")))
 if search.strip():
     table = table[table["Model"].str.contains(search.strip(), case=False, regex=False)]
