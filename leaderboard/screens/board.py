@@ -267,25 +267,20 @@ def ranked_view() -> None:
 
     # the files are built when a button is clicked (on the server, from this run's view), not on
     # every rerun: a filter change does not pay for two exports nobody asked for
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
-        "Download CSV",
-        lambda: views.export_csv(views.export_frame(view, lay)),
-        file_name="bioinstruct-leaderboard.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_csv",
+    exports = (
+        ("CSV", views.export_csv, "text/csv"),
+        ("JSON", views.export_json, "application/json"),
     )
-    right.download_button(
-        "Download JSON",
-        lambda: views.export_json(views.export_frame(view, lay)),
-        file_name="bioinstruct-leaderboard.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_json",
-    )
+    for column, (kind, export, mime) in zip(st.columns([1, 1, 4]), exports, strict=False):
+        column.download_button(
+            f"Download {kind}",
+            lambda export=export: export(views.export_frame(view, lay)),
+            file_name=f"bioinstruct-leaderboard.{kind.lower()}",
+            mime=mime,
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"download_{kind.lower()}",
+        )
 
     if pool_list:
         chart_pool = pool_list[0][0]
