@@ -95,18 +95,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def warm() -> None:
-    """Import what every page needs and read the store (default: ``$BIOBENCH_SUBMISSIONS_DIR``)
-    into the loader's disk cache. A store that cannot be read is the app's to report, per file;
-    nothing here stops the server from starting."""
+    """Import what every page needs, read the store (default: ``$BIOBENCH_SUBMISSIONS_DIR``) into
+    the loader's disk cache, and compute its tables and the board's default view in this process
+    (:func:`leaderboard.screens.shared.prepare`), where Streamlit will serve the pages. A store
+    that cannot be read is the app's to report, per file; nothing here stops the server from
+    starting."""
     started = time.perf_counter()
     try:
-        from leaderboard import loader, views  # noqa: F401 - pandas, pyarrow, the registry
+        from leaderboard.screens import shared  # streamlit, pandas, pyarrow, the registry
 
-        tables = loader.load_tables()
+        count = shared.prepare()
     except Exception as exc:  # noqa: BLE001 - the pages show what is wrong, file by file
         log.warning("could not read the submissions before serving: %s", exc)
         return
-    print(
-        f"read {len(tables.submissions)} submissions in {time.perf_counter() - started:.1f} s",
-        flush=True,
-    )
+    print(f"read {count} submissions in {time.perf_counter() - started:.1f} s", flush=True)

@@ -39,3 +39,28 @@ def test_missing_submissions_folder_is_a_clear_error(tmp_path, capsys):
     assert runner.main(["--submissions", str(missing)]) == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "not a folder" in err
+
+
+def test_warm_computes_the_first_visitors_tables_in_the_server_process(
+    tmp_path, monkeypatch, capsys
+):
+    """Before serving, the runner computes the store's tables and the board's default view under
+    the key the pages ask for; the pages' Streamlit cache miss then finds them (no recompute)."""
+    from benchmarks.bench_leaderboard import synthetic_population, write_store
+    from leaderboard import views
+    from leaderboard.screens import shared
+
+    root = tmp_path / "submissions"
+    write_store(root, synthetic_population(6, n_items=3))
+    monkeypatch.setenv("BIOBENCH_SUBMISSIONS_DIR", str(root))
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    shared._tables.cache_clear()
+    shared._board.cache_clear()
+    runner.warm()
+    assert "read 6 submissions in" in capsys.readouterr().out
+    key = shared.current()
+    before = shared._board.cache_info()
+    shared._board(*key, str(views.Variant.LOGLIK), False)  # what the board page asks first
+    after = shared._board.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    assert shared._tables.cache_info().currsize == 1

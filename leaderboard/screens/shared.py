@@ -9,6 +9,7 @@ as problems (file + reason) and are shown as warnings; the app goes on without t
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,15 @@ def current() -> tuple[str, tuple]:
     return str(root), fingerprint(root)
 
 
-@st.cache_data(show_spinner="Loading submissions…", max_entries=4)
-def load_tables(root: str, stamp: tuple) -> Tables:
+# The computations themselves are memoised per process as well (functools), under the same key:
+# the server computes the current store's tables and default board before it accepts a request
+# (:func:`prepare`, called by ``biobench leaderboard``), so the first visitor's Streamlit cache
+# miss finds them done (0.6 s of the first render at 1,000 submissions). Callers get
+# Streamlit's copies; the memoised objects are never handed out.
+
+
+@functools.lru_cache(maxsize=4)
+def _tables(root: str, stamp: tuple) -> Tables:
     tables = loader.load_tables(Path(root))
     rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
     problems = [(views.relative_name(f, root), m) for f, m in tables.problems]
@@ -70,11 +78,29 @@ def load_tables(root: str, stamp: tuple) -> Tables:
     return Tables(rows, scores, reported.reset_index(drop=True), problems)
 
 
-@st.cache_data(max_entries=8)
-def load_board(root: str, stamp: tuple, variant: str, complete_only: bool) -> pd.DataFrame:
-    tables = load_tables(root, stamp)
+@functools.lru_cache(maxsize=8)
+def _board(root: str, stamp: tuple, variant: str, complete_only: bool) -> pd.DataFrame:
+    tables = _tables(root, stamp)
     lay = views.layout(views.Variant(variant))
     return views.build_board(tables.rows, tables.scores, lay, complete_only=complete_only)
+
+
+@st.cache_data(show_spinner="Loading submissions…", max_entries=4)
+def load_tables(root: str, stamp: tuple) -> Tables:
+    return _tables(root, stamp)
+
+
+@st.cache_data(max_entries=8)
+def load_board(root: str, stamp: tuple, variant: str, complete_only: bool) -> pd.DataFrame:
+    return _board(root, stamp, variant, complete_only)
+
+
+def prepare() -> int:
+    """Compute the current store's tables and the board's default view in this process (before
+    the server accepts a request); the number of submissions read."""
+    root, stamp = current()
+    _board(root, stamp, str(views.Variant.LOGLIK), False)
+    return int(_tables(root, stamp).rows["status"].eq(views.REPRODUCED).sum())
 
 
 @st.cache_data(max_entries=64)
