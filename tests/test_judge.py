@@ -200,8 +200,10 @@ def test_429_500_malformed_and_timeouts_are_retried(tmp_path):
         "slow": ["slow", ok(7)],
     }
     write_samples(tmp_path, "bio_meqsum", list(script))
-    with ScriptedOpenAI(script, slow_s=1.5) as server:
-        assert run_judge(tmp_path, server, "--timeout", "0.5") == 0
+    # the slow answer comes well after the timeout, and every other answer well before it even on
+    # a loaded machine (at 0.5 s, a busy CI box timed out good answers and retried them)
+    with ScriptedOpenAI(script, slow_s=5.0) as server:
+        assert run_judge(tmp_path, server, "--timeout", "2") == 0
         counts = dict(server.by_response)
     assert counts == {"r429": 2, "r500": 3, "bad": 2, "slow": 2}
     assert [r["score"] for r in item_scores(tmp_path, "bio_meqsum")] == [4, 5, 6, 7]
