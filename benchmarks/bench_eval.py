@@ -33,7 +33,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from contextlib import contextmanager
+
+from runners.hardware import matmul_precision
 
 GOAL_SPEEDUP = 3.0
 N_ITEMS = 48
@@ -42,21 +43,6 @@ REPEATS = 3
 FP32, BF16_MATMUL, BF16 = "float32", "float32+bf16-matmul", "bfloat16"
 # label -> (torch dtype of the weights, float32 matmul precision)
 VARIANTS = {FP32: ("float32", "ieee"), BF16_MATMUL: ("float32", "bf16"), BF16: ("bfloat16", "ieee")}
-
-
-@contextmanager
-def matmul_precision(value: str):
-    """PyTorch's float32 matrix-product precision set to ``value`` inside the block."""
-    import torch
-
-    from runners.hardware import apply_matmul_precision
-
-    before = torch.backends.mkldnn.matmul.fp32_precision
-    apply_matmul_precision(value)
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.matmul.fp32_precision = before
 
 
 def _timed(fn, repeats: int = REPEATS) -> tuple[float, float]:

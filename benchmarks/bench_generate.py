@@ -215,7 +215,7 @@ def run() -> dict:
     variants: dict[str, dict] = {}
     outputs: dict[str, list] = {}
     batched(models["float32"], tokenizer, prompts[:2], 2)  # warm-up
-    from benchmarks.bench_eval import matmul_precision
+    from runners.hardware import matmul_precision
 
     for label, dtype, precision in (("lmeval-fp32", "float32", "ieee"),
                                     ("lmeval-fp32-bf16-matmul", "float32", "bf16"),

@@ -331,6 +331,11 @@ class FileRef(Strict):
     bytes: int = Field(ge=0)
 
 
+# float32 matrix-product precisions on the CPU (``biobench eval --matmul-precision``): plain
+# float32, or the products on the CPU's bf16 units (runners/hardware.py)
+MATMUL_PRECISIONS = ("ieee", "bf16")
+
+
 class RunInfo(Strict):
     lm_eval_version: str
     transformers_version: str = ""
@@ -349,7 +354,7 @@ class RunInfo(Strict):
         default=False,
         description="prompts wrapped in the model's chat template (lm-eval --apply_chat_template)",
     )
-    matmul_precision: Literal["", "ieee", "bf16"] = Field(
+    matmul_precision: Literal["", *MATMUL_PRECISIONS] = Field(
         default="",
         description="float32 matrix products on the CPU: ieee (plain float32) or bf16 (on the "
         "CPU's bf16 units, biobench eval --matmul-precision); empty: not recorded (other runs)",

@@ -46,6 +46,7 @@ from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
 from leaderboard.schemas import (  # noqa: F401 (re-exported)
+    MATMUL_PRECISIONS,
     SCHEMA_VERSION,
     Adapter,
     DataProvenance,
@@ -774,10 +775,10 @@ def _matmul_precision(results: dict) -> str:
     the suite does not know is refused)."""
     block = results.get("biobench")
     value = block.get("matmul_precision", "") if isinstance(block, dict) else ""
-    if value not in ("", "ieee", "bf16"):
+    if value not in ("", *MATMUL_PRECISIONS):
         raise SubmissionError(
-            f"biobench.matmul_precision {str(value)[:40]!r} is not ieee or bf16; rerun "
-            "biobench eval, which writes it"
+            f"biobench.matmul_precision {str(value)[:40]!r} is not "
+            f"{' or '.join(MATMUL_PRECISIONS)}; rerun biobench eval, which writes it"
         )
     return value
 

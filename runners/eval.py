@@ -190,14 +190,10 @@ def matmul_precision(args: argparse.Namespace, plan: Plan, extra: list[str]) -> 
                 "this run"
             )
         return None
-    if chosen == "auto":
-        return hardware.default_matmul_precision()
-    if chosen == "bf16" and not hardware.bf16_units():
-        raise BackendError(
-            f"--matmul-precision bf16: {hardware.cpu_model() or 'this CPU'} has no AMX-BF16 or "
-            "AVX512-BF16 units; use --matmul-precision ieee"
-        )
-    return chosen
+    try:
+        return hardware.resolve_matmul_precision(chosen, "--matmul-precision ieee")
+    except ValueError as exc:
+        raise BackendError(f"--{exc}") from exc
 
 
 def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None = None) -> list[str]:

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import functools
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from leaderboard.schemas import MATMUL_PRECISIONS
 
 
 @functools.cache
@@ -73,7 +77,6 @@ def slow_bf16() -> str | None:
 # float32 matrix products on the bf16 units: oneDNN's bf16 "fpmath mode" for float32 tensors.
 # Weights, activations, norms, softmax and the residual stream stay float32; only inside a
 # matrix product may oneDNN compute on the bf16 units (the counterpart of TF32 on GPUs).
-MATMUL_PRECISIONS = ("ieee", "bf16")
 MATMUL_ENV = "BIOBENCH_MATMUL_PRECISION"
 
 
@@ -84,18 +87,43 @@ def default_matmul_precision() -> str:
     return "bf16" if bf16_units() else "ieee"
 
 
-def apply_matmul_precision(value: str) -> str:
-    """Set PyTorch's float32 matrix-product precision on the CPU (``ieee`` or ``bf16``); the
-    value in force. ``bf16`` on a CPU without bf16 units is refused (ValueError): oneDNN would
-    fall back to float32 silently and the run would record a precision it did not use."""
-    import torch
-
+def resolve_matmul_precision(value: str, instead: str = "ieee") -> str:
+    """``auto`` -> :func:`default_matmul_precision`; ``ieee`` or ``bf16`` as given. ValueError for
+    another value, and for ``bf16`` on a CPU without bf16 units (oneDNN would fall back to float32
+    silently and a run would record a precision it did not use); ``instead`` is the fix the
+    message names, in the caller's words."""
+    if value == "auto":
+        return default_matmul_precision()
     if value not in MATMUL_PRECISIONS:
-        raise ValueError(f"matmul precision {value!r}: use one of {', '.join(MATMUL_PRECISIONS)}")
+        raise ValueError(
+            f"matmul precision {value!r}: use one of auto, {', '.join(MATMUL_PRECISIONS)}"
+        )
     if value == "bf16" and not bf16_units():
         raise ValueError(
             f"matmul precision bf16: {cpu_model() or 'this CPU'} has no AMX-BF16 or AVX512-BF16 "
-            "units; use ieee"
+            f"units; use {instead}"
         )
+    return value
+
+
+def apply_matmul_precision(value: str, instead: str = "ieee") -> str:
+    """Set PyTorch's float32 matrix-product precision on the CPU (``auto``, ``ieee`` or ``bf16``,
+    :func:`resolve_matmul_precision`); the value in force."""
+    import torch
+
+    value = resolve_matmul_precision(value, instead)
     torch.backends.mkldnn.matmul.fp32_precision = value
     return value
+
+
+@contextmanager
+def matmul_precision(value: str) -> Iterator[str]:
+    """PyTorch's float32 matrix-product precision set to ``value`` inside the block (benchmarks
+    and tests that compare precisions in one process)."""
+    import torch
+
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    try:
+        yield apply_matmul_precision(value)
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = before

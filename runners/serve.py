@@ -34,6 +34,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from leaderboard.schemas import MATMUL_PRECISIONS
 from runners.cli import Parser
 from runners.serve_backend import (
     DEFAULT_BATCH_WINDOW,
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--matmul-precision",
         dest="matmul_precision",
-        choices=("auto", "ieee", "bf16"),
+        choices=("auto", *MATMUL_PRECISIONS),
         default="auto",
         help="CPU float32 matrix products: ieee, or bf16 on the CPU's bf16 units; auto (default): "
         "bf16 where the units exist (as biobench eval)",
@@ -140,12 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or served_name(args.model, path)
     try:
         if args.device == "cpu" and args.dtype == "float32":
-            from runners import hardware
+            from runners.hardware import apply_matmul_precision
 
-            chosen = args.matmul_precision
-            hardware.apply_matmul_precision(
-                hardware.default_matmul_precision() if chosen == "auto" else chosen
-            )
+            apply_matmul_precision(args.matmul_precision)
         lm = LocalLM(
             path,
             dtype=args.dtype,

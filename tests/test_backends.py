@@ -490,25 +490,27 @@ def test_matmul_precision_is_bf16_by_default_only_where_the_cpu_has_the_units(mo
 
 
 def test_matmul_precision_reaches_torch_and_is_refused_without_units(monkeypatch):
+    """auto follows the CPU's units; the setting reaches torch and the context manager puts the
+    previous one back; bf16 without units and unknown values are refused, torch untouched."""
     import torch
 
     from runners import hardware
 
     before = torch.backends.mkldnn.matmul.fp32_precision
-    try:
-        monkeypatch.setattr(hardware, "bf16_units", lambda: ("AMX-BF16",))
-        assert hardware.apply_matmul_precision("bf16") == "bf16"
+    monkeypatch.setattr(hardware, "bf16_units", lambda: ("AMX-BF16",))
+    with hardware.matmul_precision("auto") as chosen:
+        assert chosen == "bf16" == torch.backends.mkldnn.matmul.fp32_precision
+        with hardware.matmul_precision("ieee"):
+            assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
         assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
-        assert hardware.apply_matmul_precision("ieee") == "ieee"
-        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
-        monkeypatch.setattr(hardware, "bf16_units", lambda: ())
-        with pytest.raises(ValueError, match="no AMX-BF16 or AVX512-BF16 units"):
-            hardware.apply_matmul_precision("bf16")
-        with pytest.raises(ValueError, match="use one of ieee, bf16"):
-            hardware.apply_matmul_precision("tf32")
-        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
-    finally:
-        torch.backends.mkldnn.matmul.fp32_precision = before
+    assert torch.backends.mkldnn.matmul.fp32_precision == before
+    monkeypatch.setattr(hardware, "bf16_units", lambda: ())
+    assert hardware.resolve_matmul_precision("auto") == "ieee"
+    with pytest.raises(ValueError, match="no AMX-BF16 or AVX512-BF16 units; use precision fp32"):
+        hardware.apply_matmul_precision("bf16", "precision fp32")
+    with pytest.raises(ValueError, match="use one of auto, ieee, bf16"):
+        hardware.apply_matmul_precision("tf32")
+    assert torch.backends.mkldnn.matmul.fp32_precision == before
 
 
 def test_lm_eval_entry_point_refuses_a_bad_matmul_precision_in_one_line(subprocess_env):
@@ -518,4 +520,6 @@ def test_lm_eval_entry_point_refuses_a_bad_matmul_precision_in_one_line(subproce
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == "biobench eval: matmul precision 'fp8': use one of ieee, bf16"
+    assert proc.stderr.strip() == (
+        "biobench eval: matmul precision 'fp8': use one of auto, ieee, bf16"
+    )

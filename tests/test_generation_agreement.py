@@ -106,7 +106,6 @@ def test_bf16_matmuls_in_a_float32_model_agree_with_plain_float32(tmp_path):
     float32 (a bfloat16 model is allowed 3% + 0.05 above) and the same choice on every prompt
     whose margin exceeds that bound twice over. The tiny LLaMA is 256 wide here: oneDNN keeps
     narrower products in float32."""
-    import torch
 
     from runners import hardware
     from tests.conftest import build_tiny_llama
@@ -116,14 +115,10 @@ def test_bf16_matmuls_in_a_float32_model_agree_with_plain_float32(tmp_path):
     tiny_llama = build_tiny_llama(tmp_path / "wide", hidden_size=256)
     options = [" yes", " no blood", " maybe not at all", " aspirin and warfarin", " the heart"]
     pairs = [(p, o) for p in PROMPTS for o in options]
-    before = torch.backends.mkldnn.matmul.fp32_precision
-    try:
-        hardware.apply_matmul_precision("ieee")
+    with hardware.matmul_precision("ieee"):
         ieee = _loglikelihoods(_hflm(tiny_llama, "float32", 8), pairs)
-        hardware.apply_matmul_precision("bf16")
+    with hardware.matmul_precision("bf16"):
         bf16 = _loglikelihoods(_hflm(tiny_llama, "float32", 8), pairs)
-    finally:
-        torch.backends.mkldnn.matmul.fp32_precision = before
     assert ieee != bf16, "the setting changed nothing: the products did not run on bf16 units"
     worst = max(abs(a - b) for a, b in zip(ieee, bf16, strict=True))
     assert worst <= 0.01, worst

@@ -65,8 +65,8 @@ def current() -> tuple[str, tuple]:
 # The computations themselves are memoised per process as well (functools), under the same key:
 # the server computes the current store's tables and default board before it accepts a request
 # (:func:`prepare`, called by ``biobench leaderboard``), so the first visitor's Streamlit cache
-# miss finds them done (0.6 s of the first render at 1,000 submissions). Callers get
-# Streamlit's copies; the memoised objects are never handed out.
+# miss finds them done (about 0.4 s of the first render at 1,000 submissions, measured in a
+# real browser). Callers get Streamlit's copies; the memoised objects are never handed out.
 
 
 @functools.lru_cache(maxsize=4)

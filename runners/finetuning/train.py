@@ -162,18 +162,16 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
 def use_bf16_matmuls() -> None:
     """``precision: bf16-matmul``: float32 products on the CPU's bf16 units for this process
     (ConfigError on a GPU, or on a CPU without the units)."""
-    from runners.hardware import apply_matmul_precision, bf16_units, cpu_model
+    from runners.hardware import apply_matmul_precision
 
     if cuda_available():
         raise ConfigError(
             "config key 'precision' (bf16-matmul) is a CPU setting; on a GPU use bf16 or auto"
         )
-    if not bf16_units():
-        raise ConfigError(
-            f"config key 'precision' (bf16-matmul): {cpu_model() or 'this CPU'} has no "
-            "AMX-BF16 or AVX512-BF16 units; use precision fp32"
-        )
-    apply_matmul_precision("bf16")
+    try:
+        apply_matmul_precision("bf16", "precision fp32")
+    except ValueError as exc:
+        raise ConfigError(f"config key 'precision' (bf16-matmul): {exc}") from exc
 
 
 def train(cfg: FinetuneConfig, overwrite: bool = False) -> dict[str, Any]:
