@@ -40,7 +40,7 @@ from leaderboard.schemas import MAX_DATA_PARALLEL, MAX_TENSOR_PARALLEL
 from runners import backends
 from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse_model_args
 from runners.cli import Parser, runs_dir
-from runners.hardware import MATMUL_ENV, MATMUL_PRECISIONS
+from runners.hardware import MATMUL_ENV, add_matmul_precision_argument
 from tasks import registry
 from tasks.common import atomic
 from tasks.common.sources import load
@@ -98,14 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate each task's fixed seeded lite subset of N items (tasks/common/subsets.py; "
         "comparable across runs, unlike --limit's first N)",
     )
-    parser.add_argument(
-        "--matmul-precision",
-        dest="matmul_precision",
-        choices=("auto", *MATMUL_PRECISIONS),
-        default="auto",
-        help="CPU float32 matrix products: ieee (plain float32) or bf16 (on the CPU's bf16 "
-        "units, everything else float32); auto: bf16 where the CPU has the units (default)",
-    )
+    add_matmul_precision_argument(parser)
     parser.add_argument(
         "--submit", action="store_true", help="store the run as a submission (biobench submit)"
     )

@@ -106,6 +106,19 @@ def resolve_matmul_precision(value: str, instead: str = "ieee") -> str:
     return value
 
 
+def add_matmul_precision_argument(parser) -> None:
+    """``--matmul-precision auto|ieee|bf16`` (default auto), as every command that runs a model
+    on the CPU spells it."""
+    parser.add_argument(
+        "--matmul-precision",
+        dest="matmul_precision",
+        choices=("auto", *MATMUL_PRECISIONS),
+        default="auto",
+        help="CPU float32 matrix products: ieee (plain float32) or bf16 (on the CPU's bf16 "
+        "units, everything else float32); auto: bf16 where the CPU has the units (default)",
+    )
+
+
 def apply_matmul_precision(value: str, instead: str = "ieee") -> str:
     """Set PyTorch's float32 matrix-product precision on the CPU (``auto``, ``ieee`` or ``bf16``,
     :func:`resolve_matmul_precision`); the value in force."""

@@ -34,8 +34,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from leaderboard.schemas import MATMUL_PRECISIONS
 from runners.cli import Parser
+from runners.hardware import add_matmul_precision_argument
 from runners.serve_backend import (
     DEFAULT_BATCH_WINDOW,
     DEFAULT_MAX_PROMPTS,
@@ -63,14 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", default="float32", help="torch dtype: float32 (default), bfloat16, float16"
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument(
-        "--matmul-precision",
-        dest="matmul_precision",
-        choices=("auto", *MATMUL_PRECISIONS),
-        default="auto",
-        help="CPU float32 matrix products: ieee, or bf16 on the CPU's bf16 units; auto (default): "
-        "bf16 where the units exist (as biobench eval)",
-    )
+    add_matmul_precision_argument(parser)
     parser.add_argument(
         "--max-batch",
         type=int,
