@@ -27,6 +27,7 @@ def runs_dir(*parts: str) -> Path:
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("runners.data", "fetch, check and list the datasets (pinned sources, SHA-256)"),
     "model": ("runners.model", "prepare the embedded default model (SmolLM2-135M-Instruct)"),
     "eval": ("runners.eval", "evaluate a model on bio_* tasks with lm-eval (results + samples)"),
     "serve": ("runners.serve", "OpenAI-compatible server on 127.0.0.1 for a local model"),

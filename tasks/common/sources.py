@@ -1,15 +1,22 @@
-"""Where a dataset's records come from: local original files, the hub, or the shipped sample.
+"""Where a dataset's records come from: the data folder (fetched on first use), or the shipped sample.
 
 Resolution (``BIOBENCH_SOURCE`` = ``auto`` by default):
 
-1. ``local`` — ``$BIOBENCH_DATA_DIR`` holds the dataset's files in their original distribution
-   format (the layout of ``../shared/data``; see its README).
-2. ``hub`` — plain data files (parquet/json) of a public hub repository at a pinned revision,
-   read with ``datasets`` (no dataset scripts). Skipped when ``HF_HUB_OFFLINE=1``.
-3. ``sample`` — the few records written for this project in the task folder, only when
-   ``BIOBENCH_ALLOW_SAMPLES=1`` (``make demo`` on a machine with neither). Their scores mean nothing.
+1. ``auto`` — the dataset's files in the data folder (``$BIOBENCH_DATA_DIR``, else the per-user
+   cache ``~/.cache/bioinstruct-bench/data``; the layout of ``../shared/data``), each checked
+   against the SHA-256 of the data manifest (``tasks/common/data_manifest.json``). A missing or
+   altered file is downloaded from its pinned GitHub source first (``tasks.common.fetch``;
+   nothing is downloaded offline: ``HF_HUB_OFFLINE=1`` or ``BIOBENCH_OFFLINE=1``). When that
+   fails and ``BIOBENCH_ALLOW_SAMPLES=1`` is set, the shipped sample is read instead.
+2. ``local`` — the files in the data folder as they are: no download, no hash check (your own
+   copy, or test fixtures).
+3. ``hub`` — plain data files of a public hub repository at a pinned commit, read with
+   ``datasets``; only on request, as their SHA-256 is not pinned (docs/data.md).
+4. ``sample`` — the few records written for this project in the task folder. Their scores
+   mean nothing.
 
-Set ``BIOBENCH_SOURCE`` to ``local``, ``hub`` or ``sample`` to force one.
+Every failure is a :class:`DataUnavailableError` whose message is one line (what, where, the
+fix); when nothing catches it (plain ``lm_eval``), the process prints that line and exits 2.
 """
 
 from __future__ import annotations
@@ -17,23 +24,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.common.fetch import (
+    DATA_DIR_ENV,
+    DataUnavailableError,
+    _truthy,
+    data_root,
+    ensure,
+)
+from tasks.common.manifest import manifest
 from tasks.common.records import LoadedSplit
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "BIOBENCH_DATA_DIR"
+__all__ = ["DATA_DIR_ENV", "DataUnavailableError", "DatasetSource", "HubFiles", "load"]
+
 SOURCE_ENV = "BIOBENCH_SOURCE"
 ALLOW_SAMPLES_ENV = "BIOBENCH_ALLOW_SAMPLES"
 SOURCE_MODES = ("auto", "local", "hub", "sample")
-
-
-class DataUnavailableError(RuntimeError):
-    """No source of a dataset could be read; the message says how to provide one."""
 
 
 @dataclass(frozen=True)
@@ -75,26 +88,15 @@ class DatasetSource:
     parse_hub: Callable[[list[list[dict[str, Any]]]], list[Any]] | None = None
     sample_keep: Callable[[Any], bool] | None = None  # when one sample file serves several tasks
 
-    def describe_missing(self, tried: list[str]) -> str:
-        files = ", ".join(f"${DATA_DIR_ENV}/{f}" for f in self.local_files)
-        hub = "; ".join(f"{h.repo} (revision {h.revision}, file {h.path})" for h in self.hub)
-        lines = [
-            f"Dataset {self.name!r} could not be loaded from any source.",
-            *(f"  - {t}" for t in tried),
-            "Fix one of:",
-            f"  * put the original files at {files} and set {DATA_DIR_ENV} to their folder;",
-        ]
-        if hub:
-            lines.append(
-                f"  * allow access to the Hugging Face hub dataset {hub} (unset HF_HUB_OFFLINE);"
-            )
-        else:
-            lines.append("    (no hub copy is pinned for this dataset; its task README says why)")
-        lines.append(
-            f"  * for a smoke run only, set {ALLOW_SAMPLES_ENV}=1 to use the shipped sample "
-            f"{self.sample_file.name} (its scores mean nothing)."
-        )
-        return "\n".join(lines)
+    @property
+    def dataset(self) -> str:
+        """The manifest dataset of the files (``""`` when they are not in the manifest)."""
+        if not self.local_files:
+            return ""
+        try:
+            return manifest().dataset_of(self.local_files[0]).name
+        except KeyError:
+            return ""
 
 
 def source_mode() -> str:
@@ -105,29 +107,48 @@ def source_mode() -> str:
 
 
 def data_dir() -> Path | None:
+    """``$BIOBENCH_DATA_DIR`` when set (None otherwise); :func:`data_root` gives the folder used."""
     value = os.environ.get(DATA_DIR_ENV, "").strip()
     return Path(value).expanduser() if value else None
 
 
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def load_data(source: DatasetSource) -> LoadedSplit:
+    """The verified files of the data folder, downloaded first where missing or altered."""
+    try:
+        files = manifest().files_under(source.local_files)
+    except KeyError as exc:
+        raise DataUnavailableError(
+            f"{source.name}: {exc.args[0]}; set {SOURCE_ENV}=local to read your own copy from "
+            f"{data_root()}"
+        ) from exc
+    root = ensure(files)
+    return LoadedSplit(records=source.parse_local(root), source="local", location=str(root))
 
 
 def load_local(source: DatasetSource) -> LoadedSplit:
-    root = data_dir()
-    if root is None:
-        raise DataUnavailableError(f"{DATA_DIR_ENV} is not set")
+    """The files of the data folder as they are (no download, no hash check)."""
+    root = data_root()
     missing = [f for f in source.local_files if not (root / f).exists()]
     if missing:
-        raise DataUnavailableError(f"missing under {root}: {', '.join(missing)}")
+        fetch = f"`biobench data fetch {source.dataset}`" if source.dataset else "a copy"
+        raise DataUnavailableError(
+            f"{source.name}: {SOURCE_ENV}=local reads {root} as it is, and "
+            f"{', '.join(missing)} is not there; get it with {fetch} (or unset {SOURCE_ENV} to "
+            f"download on first use), or set {DATA_DIR_ENV} to the folder holding it"
+        )
     return LoadedSplit(records=source.parse_local(root), source="local", location=str(root))
 
 
 def load_hub(source: DatasetSource) -> LoadedSplit:
     if not source.hub or source.parse_hub is None:
-        raise DataUnavailableError("no plain-file hub copy is known for this dataset")
+        raise DataUnavailableError(
+            f"{source.name}: no plain-file hub copy is pinned for this dataset; unset "
+            f"{SOURCE_ENV} to read the pinned GitHub source"
+        )
     if _truthy("HF_HUB_OFFLINE"):
-        raise DataUnavailableError("HF_HUB_OFFLINE is set")
+        raise DataUnavailableError(
+            f"{source.name}: {SOURCE_ENV}=hub, but HF_HUB_OFFLINE is set; unset one of them"
+        )
     tables = [h.rows() for h in source.hub]
     location = " + ".join(h.url for h in source.hub)
     return LoadedSplit(records=source.parse_hub(tables), source="hub", location=location)
@@ -152,6 +173,7 @@ def load_sample(source: DatasetSource) -> LoadedSplit:
 
 
 _LOADERS: dict[str, Callable[[DatasetSource], LoadedSplit]] = {
+    "auto": load_data,
     "local": load_local,
     "hub": load_hub,
     "sample": load_sample,
@@ -159,31 +181,41 @@ _LOADERS: dict[str, Callable[[DatasetSource], LoadedSplit]] = {
 
 
 def load(source: DatasetSource) -> LoadedSplit:
-    """Load a dataset split from the first source that works (see module docstring)."""
+    """Load a dataset split as ``BIOBENCH_SOURCE`` says (see module docstring)."""
     mode = source_mode()
-    if mode != "auto":
-        try:
-            return _LOADERS[mode](source)
-        except DataUnavailableError as exc:
-            raise DataUnavailableError(source.describe_missing([f"{mode}: {exc}"])) from exc
-    order = ["local", "hub"] + (["sample"] if _truthy(ALLOW_SAMPLES_ENV) else [])
-    tried: list[str] = []
-    for name in order:
-        try:
-            return _LOADERS[name](source)
-        except DataUnavailableError as exc:
-            tried.append(f"{name}: {exc}")
-        except Exception as exc:
-            if name != "hub":
-                raise
-            # any failure to fetch or read the hub copy (HTTP clients raise their own error
-            # types, not OSError) means "not from the hub": try the next source, report it
+    try:
+        return _LOADERS[mode](source)
+    except DataUnavailableError as exc:
+        if mode == "auto" and _truthy(ALLOW_SAMPLES_ENV):
+            log.warning("%s; %s=1: reading the shipped sample", exc, ALLOW_SAMPLES_ENV)
+            return load_sample(source)
+        _exit_cleanly_if_uncaught()
+        raise
 
-            tried.append(f"hub: {type(exc).__name__}: {exc}")
-            log.info("%s: hub source failed: %s", source.name, exc)
-    if not _truthy(ALLOW_SAMPLES_ENV):
-        tried.append(f"sample: not allowed ({ALLOW_SAMPLES_ENV} is not set)")
-    raise DataUnavailableError(source.describe_missing(tried))
+
+def _exit_cleanly_if_uncaught() -> None:
+    """When a :class:`DataUnavailableError` reaches the top of the process uncaught (plain
+    ``lm_eval`` calls the task loaders, and its command line is not ours), print its one line
+    instead of a traceback and exit with status 2. Installed once, through ``sys.excepthook``
+    (the interpreter's documented hook for uncaught exceptions); any other exception goes to
+    the hook that was there before."""
+    previous = sys.excepthook
+    if getattr(previous, "biobench_data", False):
+        return
+
+    def hook(kind, exc, tb):
+        err = exc
+        while err is not None and not isinstance(err, DataUnavailableError):
+            err = err.__cause__ or err.__context__
+        if err is None:
+            previous(kind, exc, tb)
+            return
+        sys.stdout.flush()
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        os._exit(2)  # the interpreter's own exit status for an uncaught exception is always 1
+
+    hook.biobench_data = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def local_source(
