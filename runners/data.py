@@ -52,16 +52,12 @@ def select(names: Sequence[str]) -> list[Dataset]:
     return [d for d in m.datasets.values() if d.name in chosen]
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
 def cmd_fetch(args: argparse.Namespace) -> int:
     datasets = select(args.names)
     files = [f for d in datasets for f in d.files]
     root = fetch.ensure(files, args.dir, progress=None if args.progress else False)
     print(
-        f"data: {len(files):,} files ({_mb(sum(f.bytes for f in files))}) of "
+        f"data: {len(files):,} files ({fetch.human_size(sum(f.bytes for f in files))}) of "
         f"{', '.join(d.name for d in datasets)} verified in {root}"
     )
     restricted = [d for d in datasets if d.restricted]
@@ -93,7 +89,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    print(f"all: {len(m.files):,} files, {_mb(m.bytes)}")
+    print(f"all: {len(m.files):,} files, {fetch.human_size(m.bytes)}")
     print("* terms that limit use (shown before the first download):")
     for d in m.datasets.values():
         if d.restricted:
@@ -118,7 +114,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"all {len(files):,} files ({_mb(manifest().bytes)}) in {root} match the manifest")
+    print(f"all {len(files):,} files ({fetch.human_size(manifest().bytes)}) in {root} match the manifest")
     return 0
 
 

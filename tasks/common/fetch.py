@@ -73,11 +73,23 @@ def data_root() -> Path:
 
 
 def offline_reason() -> str:
-    """Why downloads are off (``""`` when they are allowed)."""
+    """Why downloads are off (``""`` when they are allowed). ``BIOBENCH_OFFLINE=0`` allows them
+    even where ``HF_HUB_OFFLINE=1`` keeps the Hugging Face hub off."""
+    value = os.environ.get(OFFLINE_ENV, "").strip()
+    if value.lower() in {"0", "false", "no", "off"}:
+        return ""
     for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"):
         if _truthy(name):
             return f"{name}={os.environ[name].strip()}"
     return ""
+
+
+def human_size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
+
+
+def _files(n: int) -> str:
+    return f"{n:,} file" + ("" if n == 1 else "s")
 
 
 def base_url() -> str:
@@ -122,7 +134,7 @@ def fetch_command(files: Sequence[DataFile]) -> str:
 
 def offline_message(root: Path, missing: Sequence[tuple[DataFile, str]], why: str) -> str:
     f, state = missing[0]
-    more = f" (and {len(missing) - 1} more files)" if len(missing) > 1 else ""
+    more = f" (and {_files(len(missing) - 1)} more)" if len(missing) > 1 else ""
     title = manifest().datasets[f.dataset].title
     return (
         f"dataset {f.dataset} ({title}): {f.path} is {state} in {root}{more} and downloads are "
@@ -275,7 +287,7 @@ def _announce(root: Path, todo: Sequence[DataFile]) -> None:
     datasets = list(dict.fromkeys(f.dataset for f in todo))
     size = sum(f.bytes for f in todo)
     print(
-        f"data: downloading {len(todo)} files ({size / 1e6:.1f} MB) of {', '.join(datasets)} "
+        f"data: downloading {_files(len(todo))} ({human_size(size)}) of {', '.join(datasets)} "
         f"from {base_url()} to {root}",
         file=sys.stderr,
         flush=True,
