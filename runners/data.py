@@ -114,7 +114,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"all {len(files):,} files ({fetch.human_size(manifest().bytes)}) in {root} match the manifest")
+    print(
+        f"all {len(files):,} files ({fetch.human_size(manifest().bytes)}) in {root} match the manifest"
+    )
     return 0
 
 

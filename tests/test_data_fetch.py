@@ -107,7 +107,9 @@ def test_manifest_pins_full_commits_and_names_real_tasks():
         assert set(d.tasks) <= folders, d.name
         assert d.licence and d.files
         for f in d.files:
-            assert re.fullmatch(r"[0-9a-f]{40}", f.commit) and re.fullmatch(r"[0-9a-f]{64}", f.sha256)
+            assert re.fullmatch(r"[0-9a-f]{40}", f.commit) and re.fullmatch(
+                r"[0-9a-f]{64}", f.sha256
+            )
             assert f.path.startswith(d.name + "/") and f.bytes > 0
     # the terms the issue names as limiting use are flagged, so they are shown before download
     restricted = {d.name for d in manifest().datasets.values() if d.restricted}
@@ -265,7 +267,9 @@ def test_offline_a_missing_file_is_one_line_naming_the_fix(env, tmp_path):
     assert str(cache_root(tmp_path)) in line
     # the same line from a task loader when nothing catches it (what plain lm_eval shows)
     env = dict(env, BIOBENCH_OFFLINE="", HF_HUB_OFFLINE="1")
-    code = "from tasks.common.sources import load; from tasks.bio_ddi import utils; load(utils.SOURCE)"
+    code = (
+        "from tasks.common.sources import load; from tasks.bio_ddi import utils; load(utils.SOURCE)"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
     )

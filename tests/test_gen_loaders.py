@@ -75,7 +75,7 @@ def test_missing_local_files_explain_the_fix(monkeypatch, tmp_path):
     with pytest.raises(DataUnavailableError) as info:
         load(utils_of("bio_meqsum").SOURCE)
     message = str(info.value)
-    assert "meqsum/MeQSum.xlsx" in message and "BIOBENCH_ALLOW_SAMPLES" in message
+    assert "meqsum/MeQSum.xlsx" in message and "biobench data fetch meqsum" in message
 
 
 def test_an_unknown_mts_section_header_is_named(tmp_path):

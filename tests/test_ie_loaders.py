@@ -374,7 +374,7 @@ def test_missing_local_data_says_what_to_do(folder, tmp_path, monkeypatch):
     with pytest.raises(DataUnavailableError) as excinfo:
         load(source)
     message = str(excinfo.value)
-    assert source.local_files[0] in message and "BIOBENCH_ALLOW_SAMPLES" in message
+    assert source.local_files[0] in message and f"biobench data fetch {source.dataset}" in message
 
 
 # --- folders, READMEs, registry ----------------------------------------------------------------

@@ -150,5 +150,8 @@ def test_missing_data_fails_with_a_clear_message(tiny_llama, tmp_path, subproces
         "1",
     ]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    assert "GBaker/MedQA-USMLE-4-options" in proc.stderr and "BIOBENCH_DATA_DIR" in proc.stderr
+    # offline (HF_HUB_OFFLINE=1): one line naming dataset, file and the fetch command; exit 2
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: dataset medqa") and "medqa/test.jsonl" in last
+    assert "biobench data fetch medqa" in last and str(tmp_path) in last

@@ -2,8 +2,9 @@
 
 Local file (original distribution): ``headqa/test_HEAD_EN.json`` — ``exams`` -> each exam has
 ``name``, ``category``, ``year`` and ``data`` [{``qid``, ``qtext``, ``ra``, ``answers``
-[{``aid``, ``atext``}], ``image``}]. Hub: ``dvilares/head_qa`` config ``en`` (parquet
-conversion; one row per question with the same fields plus ``name``, ``category``, ``year``).
+[{``aid``, ``atext``}], ``image``}], from claudiaqw/head-qa-afi at a pinned commit (data manifest).
+No hub copy: ``dvilares/head_qa``'s parquet files exist only on a branch (``refs/convert/parquet``),
+which can move, and no SHA-256 of them could be pinned.
 ``id`` = ``<exam name>-<qid>``; ``subset`` = category. 67 questions refer to an image the model
 cannot see; they are kept (as in lm-eval's ``headqa_en``).
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from tasks.common import multiple_choice as mc
 from tasks.common.records import MultipleChoiceRecord
-from tasks.common.sources import DatasetSource, HubFiles, load
+from tasks.common.sources import DatasetSource, load
 
 INSTRUCTION = (
     "Answer the following question from a Spanish healthcare specialisation exam. "
@@ -51,17 +52,10 @@ def parse_local(root: Path) -> list[MultipleChoiceRecord]:
     ]
 
 
-def parse_hub(tables: list[list[dict[str, Any]]]) -> list[MultipleChoiceRecord]:
-    (rows,) = tables
-    return [_record(row["name"], row["category"], row) for row in rows]
-
-
 SOURCE = DatasetSource(
     name="HEAD-QA English (test)",
     local_files=("headqa/test_HEAD_EN.json",),
     parse_local=parse_local,
-    hub=(HubFiles("dvilares/head_qa", "refs/convert/parquet", "en/test/0000.parquet"),),
-    parse_hub=parse_hub,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=mc.record_from_dict,
 )

@@ -1,8 +1,10 @@
 """MedQA-USMLE (4 options) loader: the official English test split, 1,273 questions.
 
 Local file (original MedQA jsonl format): ``medqa/test.jsonl`` with ``question``,
-``options`` {A..D}, ``answer_idx``. Hub: ``GBaker/MedQA-USMLE-4-options`` (parquet conversion,
-same columns). ``id`` is the 0-based line number of the test file.
+``options`` {A..D}, ``answer_idx``, from xk-huang/medagents-benchmark at a pinned commit (data
+manifest). No hub copy: the earlier pin of ``GBaker/MedQA-USMLE-4-options`` named a path that
+does not exist at its revision, and no SHA-256 of its parquet file could be pinned. ``id`` is the
+0-based line number of the test file.
 
 Example record::
 
@@ -18,7 +20,7 @@ from typing import Any
 
 from tasks.common import multiple_choice as mc
 from tasks.common.records import MultipleChoiceRecord
-from tasks.common.sources import DatasetSource, HubFiles, load
+from tasks.common.sources import DatasetSource, load
 
 INSTRUCTION = (
     "Answer the following US medical licensing exam (USMLE) question. "
@@ -43,23 +45,10 @@ def parse_local(root: Path) -> list[MultipleChoiceRecord]:
     return [_record(i, json.loads(line)) for i, line in enumerate(lines) if line.strip()]
 
 
-def parse_hub(tables: list[list[dict[str, Any]]]) -> list[MultipleChoiceRecord]:
-    (rows,) = tables
-    return [_record(i, row) for i, row in enumerate(rows)]
-
-
 SOURCE = DatasetSource(
     name="MedQA-USMLE 4 options (test)",
     local_files=("medqa/test.jsonl",),
     parse_local=parse_local,
-    hub=(
-        HubFiles(
-            "GBaker/MedQA-USMLE-4-options",
-            "4e29b98ef86179822fd09e805d126e50d07420e6",
-            "default/test/0000.parquet",
-        ),
-    ),
-    parse_hub=parse_hub,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=mc.record_from_dict,
 )

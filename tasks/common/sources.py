@@ -149,8 +149,14 @@ def load_hub(source: DatasetSource) -> LoadedSplit:
         raise DataUnavailableError(
             f"{source.name}: {SOURCE_ENV}=hub, but HF_HUB_OFFLINE is set; unset one of them"
         )
-    tables = [h.rows() for h in source.hub]
     location = " + ".join(h.url for h in source.hub)
+    try:
+        tables = [h.rows() for h in source.hub]
+    except Exception as exc:  # HTTP clients raise their own error types, not OSError
+        raise DataUnavailableError(
+            f"{source.name}: the hub copy {location} could not be read "
+            f"({type(exc).__name__}: {exc}); unset {SOURCE_ENV} to read the pinned GitHub source"
+        ) from exc
     return LoadedSplit(records=source.parse_hub(tables), source="hub", location=location)
 
 
