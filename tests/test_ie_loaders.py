@@ -1,4 +1,4 @@
-"""IE loaders on fixtures written here: IOB files, hub (bigbio/blurb) rows, ChemProt/GAD TSV,
+"""IE loaders on fixtures written here: IOB files, ChemProt/GAD TSV,
 DDI XML in a zip, HoC text/label folders; shipped samples; folder, README and registry agreement."""
 
 from __future__ import annotations
@@ -93,51 +93,6 @@ def test_read_iob_reports_bad_line(tmp_path):
     path.write_text("Aspirin B-Chemical\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"test.tsv:1: expected 'token<TAB>IOB-tag'"):
         ie_data.read_iob(path)
-
-
-def test_blurb_hub_rows_give_the_same_records_as_the_iob_file(tmp_path):
-    typed = (
-        "IL-2\tB-DNA\ngene\tI-DNA\nin\tO\nT\tB-cell_type\ncells\tI-cell_type\n\nNF-kB\tB-protein\n"
-    )
-    path = tmp_path / "test.tsv"
-    path.write_text(typed, encoding="utf-8")
-    local = ie_data.records_from_iob(ie_data.read_iob(path), "bio-entity", collapse=True)
-    # bigbio/blurb parquet rows: ClassLabel ids of O/B/I, the type dropped, a `type` column
-    rows_ids = [
-        {
-            "id": "0",
-            "tokens": ["IL-2", "gene", "in", "T", "cells"],
-            "type": "x",
-            "ner_tags": [1, 2, 0, 1, 2],
-        },
-        {"id": "1", "tokens": ["NF-kB"], "type": "x", "ner_tags": [1]},
-    ]
-    rows_letters = [
-        dict(r, ner_tags=[ie_data.BLURB_TAGS[t] for t in r["ner_tags"]]) for r in rows_ids
-    ]
-    for rows in (rows_ids, rows_letters):
-        assert ie_data.records_from_blurb_rows(rows, "bio-entity") == local
-    source = _utils("bio_ner_jnlpba").SOURCE
-    (hub,) = source.hub
-    assert hub.repo == "bigbio/blurb" and len(hub.revision) == 40
-    assert hub.path == "jnlpba/test/0000.parquet"
-    assert source.parse_hub([rows_ids])[0].entity_type == _utils("bio_ner_jnlpba").ENTITY_TYPE
-
-
-def test_blurb_rows_length_mismatch_is_reported():
-    with pytest.raises(ValueError, match="2 tokens, 1 tags"):
-        ie_data.records_from_blurb_rows([{"tokens": ["a", "b"], "ner_tags": [0]}], "x")
-
-
-@pytest.mark.parametrize("folder", NER_FOLDERS)
-def test_ner_hub_parser_of_each_corpus(folder):
-    source = _utils(folder).SOURCE
-    rows = [{"id": "0", "tokens": ["A", "b", "c"], "type": "t", "ner_tags": [1, 2, 0]}]
-    (record,) = source.parse_hub([rows])
-    assert record == NerRecord(
-        id="0", tokens=["A", "b", "c"], entity_type=_utils(folder).ENTITY_TYPE, spans=[[0, 2]]
-    )
-    assert source.hub[0].path.endswith("/test/0000.parquet")
 
 
 # --- ChemProt / GAD TSV ---------------------------------------------------------------------
@@ -428,7 +383,7 @@ def test_ie_groups_list_registered_tasks():
 
 def test_docstart_lines_are_document_boundaries_not_sentences(tmp_path):
     """CoNLL ``-DOCSTART-`` lines (404 in JNLPBA's test file) open documents: they are never
-    scored as sentences, and each sentence's id names its document, in the file and hub rows."""
+    scored as sentences, and each sentence's id names its document."""
     path = tmp_path / "test.tsv"
     path.write_text(
         "-DOCSTART-\tO\n\nIL-2\tB-DNA\ngene\tI-DNA\n\nT\tO\n\n-DOCSTART-\tO\n\nNF-kB\tB-protein\n",
@@ -439,11 +394,3 @@ def test_docstart_lines_are_document_boundaries_not_sentences(tmp_path):
     records = ie_data.records_from_iob(sentences, "bio-entity", collapse=True)
     assert [r.id for r in records] == ["d0.s0", "d0.s1", "d1.s2"]
     assert [subsets.document(r) for r in records] == ["d0", "d0", "d1"]
-    rows = [
-        {"id": "0", "tokens": ["-DOCSTART-"], "type": "x", "ner_tags": [0]},
-        {"id": "1", "tokens": ["IL-2", "gene"], "type": "x", "ner_tags": [1, 2]},
-        {"id": "2", "tokens": ["T"], "type": "x", "ner_tags": [0]},
-        {"id": "3", "tokens": ["-DOCSTART-"], "type": "x", "ner_tags": [0]},
-        {"id": "4", "tokens": ["NF-kB"], "type": "x", "ner_tags": [1]},
-    ]
-    assert ie_data.records_from_blurb_rows(rows, "bio-entity") == records

@@ -425,8 +425,6 @@ def _source(tmp_path: Path, name: str, rows: list[dict], from_record) -> Dataset
         name=name,
         local_files=(),
         parse_local=lambda root: [],
-        hub=(),
-        parse_hub=None,
         sample_file=sample,
         from_record=from_record,
     )
@@ -468,8 +466,6 @@ def test_contamination_generic_records_and_normalisation(tmp_path, monkeypatch):
         name="absent",
         local_files=("nowhere.json",),
         parse_local=lambda root: [],
-        hub=(),
-        parse_hub=None,
         sample_file=tmp_path / "absent.jsonl",
         from_record=dict,
     )

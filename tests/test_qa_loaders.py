@@ -1,4 +1,4 @@
-"""bio_qa loaders: local original-format files and hub-format rows give the same canonical records."""
+"""bio_qa loaders: local original-format files give the canonical records; missing data is one line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tasks.bio_medmcqa import utils as medmcqa
 from tasks.bio_medqa import utils as medqa
 from tasks.bio_mmlu_medical import utils as mmlu
 from tasks.bio_pubmedqa import utils as pubmedqa
-from tasks.common.records import MultipleChoiceRecord, records_sha256
+from tasks.common.records import MultipleChoiceRecord
 from tasks.common.sources import DataUnavailableError, load
 
 # --- fixtures in the ORIGINAL distribution formats (content written for these tests) ---------
@@ -52,36 +52,6 @@ def write_pubmedqa(root: Path) -> None:
     (root / "pubmedqa/test_ground_truth.json").write_text(json.dumps({"111": "yes", "22": "maybe"}))
 
 
-PUBMEDQA_HUB = [
-    [  # qiaojin/PubMedQA pqa_labeled rows
-        {
-            "pubid": 5,
-            "question": "Not in test?",
-            "context": {"contexts": ["x"], "labels": [], "meshes": []},
-            "long_answer": "",
-            "final_decision": "no",
-        },
-        {
-            "pubid": 111,
-            "question": "Does drug X lower blood pressure?",
-            "context": {"contexts": ["Part one.", "Part two."], "labels": ["A", "B"], "meshes": []},
-            "long_answer": "It does.",
-            "final_decision": "yes",
-        },
-        {
-            "pubid": 22,
-            "question": "Is marker Y useful?",
-            "context": {"contexts": ["Only context."], "labels": ["A"], "meshes": []},
-            "long_answer": "Unclear.",
-            "final_decision": "maybe",
-        },
-    ],
-    [  # bigbio/pubmed_qa fold0 test rows (source schema: no PMID)
-        {"QUESTION": "Does drug X lower blood pressure?", "final_decision": "yes"},
-        {"QUESTION": "Is marker Y useful?", "final_decision": "maybe"},
-    ],
-]
-
 MCQ_ROWS = [
     {
         "question": "Which vitamin deficiency causes scurvy?",
@@ -110,11 +80,10 @@ def use_local(monkeypatch, root: Path) -> None:
     monkeypatch.setenv("BIOBENCH_SOURCE", "local")
 
 
-def test_pubmedqa_local_and_hub_agree(tmp_path, monkeypatch):
+def test_pubmedqa_local(tmp_path, monkeypatch):
     write_pubmedqa(tmp_path)
     use_local(monkeypatch, tmp_path)
     local = load(pubmedqa.SOURCE).records
-    hub = pubmedqa.parse_hub(PUBMEDQA_HUB)
     assert [r.id for r in local] == ["22", "111"]  # test PMIDs only, ordered by PMID
     assert local[1] == MultipleChoiceRecord(
         id="111",
@@ -124,13 +93,6 @@ def test_pubmedqa_local_and_hub_agree(tmp_path, monkeypatch):
         context="Part one. Part two.",
     )
     assert local[0].answer == 2
-    assert records_sha256(local) == records_sha256(hub)
-
-
-def test_pubmedqa_hub_rejects_unmatched_questions():
-    labeled, test = PUBMEDQA_HUB
-    with pytest.raises(ValueError, match="matched 2 of 3"):
-        pubmedqa.parse_hub([labeled, test + [{"QUESTION": "Unknown?", "final_decision": "no"}]])
 
 
 def test_medqa_local(tmp_path, monkeypatch):
@@ -141,7 +103,7 @@ def test_medqa_local(tmp_path, monkeypatch):
     assert local[0].choices == ["Vitamin A", "Vitamin C", "Vitamin D", "Vitamin K"]
 
 
-def test_medmcqa_local_and_hub_agree(tmp_path, monkeypatch):
+def test_medmcqa_local(tmp_path, monkeypatch):
     local_rows = [
         {
             "question": "Scurvy is due to?",
@@ -151,29 +113,14 @@ def test_medmcqa_local_and_hub_agree(tmp_path, monkeypatch):
             "answer": "Vit C",
         },
     ]
-    hub_rows = [
-        {
-            "id": "u-1",
-            "question": "Scurvy is due to?",
-            "opa": "Vit A",
-            "opb": "Vit B12",
-            "opc": "Vit C",
-            "opd": "Vit D",
-            "cop": 2,
-            "choice_type": "single",
-            "exp": None,
-            "subject_name": "Medicine",
-            "topic_name": None,
-        },
-    ]
     write_jsonl(tmp_path / "medmcqa/dev_subset.jsonl", local_rows)
     use_local(monkeypatch, tmp_path)
     local = load(medmcqa.SOURCE).records
-    assert local == medmcqa.parse_hub([hub_rows])
-    assert local[0].answer == 2
+    assert local[0].answer == 2 and local[0].id == "u-1"
+    assert local[0].choices == ["Vit A", "Vit B12", "Vit C", "Vit D"]
 
 
-def test_mmlu_local_and_hub_agree(tmp_path, monkeypatch):
+def test_mmlu_local(tmp_path, monkeypatch):
     local_rows = [
         {
             "realidx": "101",
@@ -200,22 +147,18 @@ def test_mmlu_local_and_hub_agree(tmp_path, monkeypatch):
             "answer": "b",
         },
     ]
-    hub_rows = [
-        {"question": "Q1", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 3},
-        {"question": "Q2", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 0},
-    ]
     write_jsonl(tmp_path / "mmlu_medical/test.jsonl", local_rows)
     use_local(monkeypatch, tmp_path)
     local = load(mmlu.source("anatomy")).records
     assert [r.id for r in local] == ["anatomy-0", "anatomy-1"]
-    assert local == mmlu.source("anatomy").parse_hub([hub_rows])
+    assert [(r.question, r.answer) for r in local] == [("Q1", 3), ("Q2", 0)]  # MMLU order
     both = load(mmlu.source()).records  # all six subjects, in SUBJECTS order
     assert [r.id for r in both] == ["anatomy-0", "anatomy-1", "clinical_knowledge-0"]
     with pytest.raises(ValueError, match="unknown MMLU medical subject"):
         mmlu.source("astronomy")
 
 
-def test_headqa_local_and_hub_agree(tmp_path, monkeypatch):
+def test_headqa_local(tmp_path, monkeypatch):
     q = {
         "qid": "7",
         "qtext": "Collagen is a:",
@@ -284,31 +227,6 @@ def test_local_mode_reads_no_network_and_names_the_fetch_command(tmp_path, monke
     message = str(info.value)
     assert "\n" not in message and "bioasq/yesno/test.tsv" in message
     assert "biobench data fetch bioasq" in message and "BIOBENCH_DATA_DIR" in message
-
-
-def test_an_unreachable_hub_is_one_line_not_the_client_error(tmp_path, monkeypatch):
-    """HTTP clients raise their own error types (not OSError); the hub loader names what
-    failed in one line."""
-    from tasks.common.sources import HubFiles
-
-    class ConnectError(Exception):
-        pass
-
-    def no_network(self):
-        raise ConnectError("[Errno -2] Name or service not known")
-
-    monkeypatch.setenv("BIOBENCH_SOURCE", "hub")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(HubFiles, "rows", no_network)
-    with pytest.raises(DataUnavailableError) as info:
-        load(pubmedqa.SOURCE)
-    assert "ConnectError: [Errno -2] Name or service not known" in str(info.value)
-
-
-def test_dataset_without_hub_copy_says_so(monkeypatch):
-    monkeypatch.setenv("BIOBENCH_SOURCE", "hub")
-    with pytest.raises(DataUnavailableError, match="no plain-file hub copy"):
-        load(bioasq.SOURCE)
 
 
 def test_bad_source_mode_is_rejected(monkeypatch):

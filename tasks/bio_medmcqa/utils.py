@@ -1,10 +1,9 @@
 """MedMCQA loader: the official dev (validation) split, used as the test set (test labels are hidden).
 
-Hub: ``openlifescienceai/medmcqa`` ``data/validation-00000-of-00001.parquet`` — 4,183 questions,
-columns ``id, question, opa, opb, opc, opd, cop`` (0-based correct option). Local file:
-``medmcqa/dev_subset.jsonl`` (MedAgents-benchmark format: ``realidx`` = MedMCQA id,
+File (data manifest): ``medmcqa/dev_subset.jsonl`` (MedAgents-benchmark format: ``realidx`` = MedMCQA id,
 ``options`` {A..D}, ``answer_idx``) — a 2,816-question SUBSET of dev; scores on it are not
 comparable with scores on the full 4,183 (the data hash differs, and results record the count).
+No hub copy (the full dev split is on the hub, but no SHA-256 of its file could be pinned).
 
 Example record::
 
@@ -20,7 +19,7 @@ from typing import Any
 
 from tasks.common import multiple_choice as mc
 from tasks.common.records import MultipleChoiceRecord
-from tasks.common.sources import DatasetSource, HubFiles, load
+from tasks.common.sources import DatasetSource, load
 
 INSTRUCTION = (
     "Answer the following medical entrance exam question. "
@@ -46,31 +45,10 @@ def parse_local(root: Path) -> list[MultipleChoiceRecord]:
     return records
 
 
-def parse_hub(tables: list[list[dict[str, Any]]]) -> list[MultipleChoiceRecord]:
-    (rows,) = tables
-    return [
-        MultipleChoiceRecord(
-            id=str(row["id"]),
-            question=row["question"].strip(),
-            choices=[str(row[k]).strip() for k in ("opa", "opb", "opc", "opd")],
-            answer=int(row["cop"]),
-        )
-        for row in rows
-    ]
-
-
 SOURCE = DatasetSource(
     name="MedMCQA (dev)",
     local_files=("medmcqa/dev_subset.jsonl",),
     parse_local=parse_local,
-    hub=(
-        HubFiles(
-            "openlifescienceai/medmcqa",
-            "c8b1a7c8030f0ee2f38de477e61aee71151e82d0",
-            "data/validation-00000-of-00001.parquet",
-        ),
-    ),
-    parse_hub=parse_hub,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=mc.record_from_dict,
 )

@@ -1,9 +1,9 @@
 """MMLU medical subjects loader: the full test split of six subjects (1,089 questions).
 
-Hub: ``cais/mmlu`` ``<subject>/test-00000-of-00001.parquet`` (columns ``question``, ``subject``,
-``choices``, ``answer`` 0-3). Local file: ``mmlu_medical/test.jsonl`` (MedAgents-benchmark format:
+File (data manifest): ``mmlu_medical/test.jsonl`` (MedAgents-benchmark format:
 ``realidx`` = index in MMLU's ``all`` test split, ``options`` {A..D}, ``answer_idx``,
-``subject``). ``id`` = ``<subject>-<position within the subject's test file>``.
+``subject``). ``id`` = ``<subject>-<position within the subject's test file>``. No hub copy: no
+SHA-256 of ``cais/mmlu``'s files could be pinned.
 
 Example record::
 
@@ -21,7 +21,7 @@ from typing import Any
 from tasks.common import multiple_choice as mc
 from tasks.common.prompting import render_prompt
 from tasks.common.records import MultipleChoiceRecord
-from tasks.common.sources import DatasetSource, HubFiles, load
+from tasks.common.sources import DatasetSource, load
 
 SUBJECTS = (
     "anatomy",
@@ -31,7 +31,6 @@ SUBJECTS = (
     "medical_genetics",
     "professional_medicine",
 )
-MMLU_REVISION = "c30699e8356da336a370243923dbaf21066bb9fe"
 
 
 def _subject_records(subject: str, rows: list[dict[str, Any]]) -> list[MultipleChoiceRecord]:
@@ -52,19 +51,6 @@ def _subject_records(subject: str, rows: list[dict[str, Any]]) -> list[MultipleC
     return records
 
 
-def _hub_records(subject: str, rows: list[dict[str, Any]]) -> list[MultipleChoiceRecord]:
-    return [
-        MultipleChoiceRecord(
-            id=f"{subject}-{i}",
-            question=row["question"].strip(),
-            choices=[str(c).strip() for c in row["choices"]],
-            answer=int(row["answer"]),
-            subset=subject,
-        )
-        for i, row in enumerate(rows)
-    ]
-
-
 def source(subject: str = "") -> DatasetSource:
     """The test split of one subject, or of all six (``subject=""``) in the order of SUBJECTS."""
     if subject and subject not in SUBJECTS:
@@ -76,18 +62,10 @@ def source(subject: str = "") -> DatasetSource:
         rows = [json.loads(line) for line in text.splitlines() if line.strip()]
         return [r for s in subjects for r in _subject_records(s, rows)]
 
-    def parse_hub(tables: list[list[dict[str, Any]]]) -> list[MultipleChoiceRecord]:
-        return [r for s, rows in zip(subjects, tables, strict=True) for r in _hub_records(s, rows)]
-
     return DatasetSource(
         name=f"MMLU {subject or 'medical subjects'} (test)",
         local_files=("mmlu_medical/test.jsonl",),
         parse_local=parse_local,
-        hub=tuple(
-            HubFiles("cais/mmlu", MMLU_REVISION, f"{s}/test-00000-of-00001.parquet")
-            for s in subjects
-        ),
-        parse_hub=parse_hub,
         sample_file=Path(__file__).with_name("sample.jsonl"),
         from_record=mc.record_from_dict,
         sample_keep=lambda record: record.subset in subjects,

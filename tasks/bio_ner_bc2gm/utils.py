@@ -1,7 +1,6 @@
 """BC2GM NER loader: gene and gene-product mentions of the BioCreative II gene mention corpus.
 
-Local file ``ner/BC2GM-IOB/test.tsv`` (BLURB release, IOB); hub ``bigbio/blurb`` config
-``bc2gm`` (parquet conversion, pinned revision). One record per sentence, ``id`` = position in
+Local file ``ner/BC2GM-IOB/test.tsv`` (BLURB release, IOB) (data manifest). One record per sentence, ``id`` = position in
 the test file; see :mod:`tasks.common.ie_data`.
 """
 
@@ -19,7 +18,6 @@ ENTITY_TYPE = "gene or gene product"
 SOURCE = ner_source(
     name="BC2GM",
     folder="BC2GM-IOB",
-    blurb_config="bc2gm",
     entity_type=ENTITY_TYPE,
     collapse=False,
     sample_file=Path(__file__).with_name("sample.jsonl"),

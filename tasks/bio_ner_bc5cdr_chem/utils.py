@@ -1,7 +1,6 @@
 """BC5CDR-chemical NER loader: chemical mentions of the BioCreative V CDR corpus.
 
-Local file ``ner/BC5CDR-chem-IOB/test.tsv`` (BLURB release, IOB); hub ``bigbio/blurb`` config
-``bc5chem`` (parquet conversion, pinned revision). One record per sentence, ``id`` = position in
+Local file ``ner/BC5CDR-chem-IOB/test.tsv`` (BLURB release, IOB) (data manifest). One record per sentence, ``id`` = position in
 the test file; see :mod:`tasks.common.ie_data`.
 """
 
@@ -19,7 +18,6 @@ ENTITY_TYPE = "chemical"
 SOURCE = ner_source(
     name="BC5CDR-chemical",
     folder="BC5CDR-chem-IOB",
-    blurb_config="bc5chem",
     entity_type=ENTITY_TYPE,
     collapse=False,
     sample_file=Path(__file__).with_name("sample.jsonl"),

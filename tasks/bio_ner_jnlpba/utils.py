@@ -1,7 +1,6 @@
 """JNLPBA NER loader: bio-entity mentions of the JNLPBA 2004 shared task (GENIA), types collapsed.
 
-Local file ``ner/JNLPBA/test.tsv`` (BLURB release, IOB); hub ``bigbio/blurb`` config
-``jnlpba`` (parquet conversion, pinned revision). One record per sentence, ``id`` = position in
+Local file ``ner/JNLPBA/test.tsv`` (BLURB release, IOB) (data manifest). One record per sentence, ``id`` = position in
 the test file; see :mod:`tasks.common.ie_data`.
 """
 
@@ -19,7 +18,6 @@ ENTITY_TYPE = "protein, DNA, RNA, cell line or cell type"
 SOURCE = ner_source(
     name="JNLPBA",
     folder="JNLPBA",
-    blurb_config="jnlpba",
     entity_type=ENTITY_TYPE,
     collapse=True,
     sample_file=Path(__file__).with_name("sample.jsonl"),

@@ -1,7 +1,6 @@
 """NCBI-disease NER loader: disease mentions of the NCBI disease corpus.
 
-Local file ``ner/NCBI-disease-IOB/test.tsv`` (BLURB release, IOB); hub ``bigbio/blurb`` config
-``ncbi_disease`` (parquet conversion, pinned revision). One record per sentence, ``id`` =
+Local file ``ner/NCBI-disease-IOB/test.tsv`` (BLURB release, IOB) (data manifest). One record per sentence, ``id`` =
 position in the test file; see :mod:`tasks.common.ie_data`.
 """
 
@@ -19,7 +18,6 @@ ENTITY_TYPE = "disease"
 SOURCE = ner_source(
     name="NCBI-disease",
     folder="NCBI-disease-IOB",
-    blurb_config="ncbi_disease",
     entity_type=ENTITY_TYPE,
     collapse=False,
     sample_file=Path(__file__).with_name("sample.jsonl"),

@@ -2,9 +2,8 @@
 
 Local files (original distribution, pubmedqa/pubmedqa on GitHub): ``pubmedqa/ori_pqal.json``
 (1,000 expert-labelled items keyed by PMID) and ``pubmedqa/test_ground_truth.json`` (the 500
-test PMIDs). Hub: ``qiaojin/PubMedQA`` (``pqa_labeled``, parquet, all 1,000 items with PMIDs)
-restricted to the 500 questions of ``bigbio/pubmed_qa``'s ``fold0`` test split (parquet
-conversion); records are ordered by PMID in both cases.
+test PMIDs), pinned in the data manifest; records are ordered by PMID. No hub copy: no SHA-256
+of a hub file could be pinned.
 
 Example record::
 
@@ -20,7 +19,7 @@ from typing import Any
 
 from tasks.common import multiple_choice as mc
 from tasks.common.records import MultipleChoiceRecord
-from tasks.common.sources import DatasetSource, HubFiles, load
+from tasks.common.sources import DatasetSource, load
 
 CHOICES = ["yes", "no", "maybe"]
 INSTRUCTION = (
@@ -51,38 +50,10 @@ def parse_local(root: Path) -> list[MultipleChoiceRecord]:
     return records
 
 
-def parse_hub(tables: list[list[dict[str, Any]]]) -> list[MultipleChoiceRecord]:
-    labeled, fold0_test = tables
-    test_questions = {row["QUESTION"].strip() for row in fold0_test}
-    records = [
-        _record(row["pubid"], row["question"], row["context"]["contexts"], row["final_decision"])
-        for row in labeled
-        if row["question"].strip() in test_questions
-    ]
-    if len(records) != len(test_questions):
-        raise ValueError(
-            f"PubMedQA hub: matched {len(records)} of {len(test_questions)} test questions"
-        )
-    return sorted(records, key=lambda r: int(r.id))
-
-
 SOURCE = DatasetSource(
     name="PubMedQA PQA-L (test)",
     local_files=("pubmedqa/ori_pqal.json", "pubmedqa/test_ground_truth.json"),
     parse_local=parse_local,
-    hub=(
-        HubFiles(
-            "qiaojin/PubMedQA",
-            "549420195d3e611714ae86542ee6a9821affd7ca",
-            "pqa_labeled/train-00000-of-00001.parquet",
-        ),
-        HubFiles(
-            "bigbio/pubmed_qa",
-            "1fd5c9aa6cdf264f6c0867061769db9ec1d2bdcd",
-            "pubmed_qa_labeled_fold0_source/test/0000.parquet",
-        ),
-    ),
-    parse_hub=parse_hub,
     sample_file=Path(__file__).with_name("sample.jsonl"),
     from_record=mc.record_from_dict,
 )

@@ -1,14 +1,13 @@
-"""The five NER corpora of ``bio_ie``: one reader for the IOB files and one for the hub copy.
+"""The five NER corpora of ``bio_ie``: one reader for the IOB files.
 
 Local files: the BLURB NER releases as distributed by Crichton et al. (2017)
 (cambridgeltl/MTL-Bioinformatics-2016, ``data/<corpus>/test.tsv``): one ``token<TAB>tag`` line
 per token, a blank line between sentences, tags ``B-<Type>``/``I-<Type>``/``O``.
 
-Hub: ``bigbio/blurb`` (BLURB's own loader, which reads those same files), parquet conversion at a
-pinned revision, ``<config>/test/0000.parquet`` with columns ``id``, ``tokens``, ``type``,
-``ner_tags`` (class ids of ``O``, ``B``, ``I``: the entity type is dropped).
+No hub copy: ``bigbio/blurb``'s parquet conversion reads the same files, but no SHA-256 of it
+could be pinned.
 
-Both become one :class:`~tasks.common.ie_records.NerRecord` per sentence, ``id`` = the sentence's
+Each file becomes one :class:`~tasks.common.ie_records.NerRecord` per sentence, ``id`` = the sentence's
 position in the test file (0-based), prefixed ``d<N>.`` with its document's number where the file
 marks documents: JNLPBA's ``-DOCSTART-`` lines are boundaries between its 404 abstracts, not
 sentences (releases up to task version 1.1 scored them as 404 extra sentences). JNLPBA's five types (protein, DNA, RNA, cell line,
@@ -20,15 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tasks.common.ie_records import NerRecord, ner_record_from_dict, spans_from_iob
-from tasks.common.sources import DatasetSource, HubFiles
-
-BLURB_REPO = "bigbio/blurb"
-BLURB_REVISION = "a039685039b6a9ea41c52ac4909c32c51a0921d8"
-BLURB_TAGS = ("O", "B", "I")  # ClassLabel names of ``ner_tags`` in bigbio/blurb
-
+from tasks.common.sources import DatasetSource
 
 DOCSTART = "-DOCSTART-"  # CoNLL document boundary (JNLPBA's test file has 404 of them)
 Sentence = tuple[list[str], list[str], int | None]  # tokens, tags, document number (or None)
@@ -38,7 +31,7 @@ def with_documents(sentences: Sequence[tuple[Sequence[str], Sequence[str]]]) -> 
     """Drop the ``-DOCSTART-`` pseudo-sentences, numbering the documents they open (0-based).
 
     Sentences before the first boundary, and all sentences of a file without boundaries, get
-    ``None``. The same rule serves the IOB file and the hub rows, so both give the same records.
+    ``None``.
     """
     out: list[Sentence] = []
     document: int | None = None
@@ -113,36 +106,19 @@ def records_from_iob(
     return records
 
 
-def records_from_blurb_rows(rows: Sequence[dict[str, Any]], entity_type: str) -> list[NerRecord]:
-    """Rows of a bigbio/blurb parquet file (``ner_tags`` as class ids or as letters)."""
-    sentences = []
-    for i, row in enumerate(rows):
-        tags = [BLURB_TAGS[t] if isinstance(t, int) else str(t) for t in row["ner_tags"]]
-        if len(tags) != len(row["tokens"]):
-            raise ValueError(f"{BLURB_REPO} row {i}: {len(row['tokens'])} tokens, {len(tags)} tags")
-        sentences.append(([str(t) for t in row["tokens"]], tags))
-    return records_from_iob(with_documents(sentences), entity_type, collapse=False)
-
-
 def ner_source(
-    name: str, folder: str, blurb_config: str, entity_type: str, collapse: bool, sample_file: Path
+    name: str, folder: str, entity_type: str, collapse: bool, sample_file: Path
 ) -> DatasetSource:
-    """The test split of one BLURB NER corpus: ``ner/<folder>/test.tsv`` or the hub copy."""
+    """The test split of one BLURB NER corpus: ``ner/<folder>/test.tsv``."""
     local = f"ner/{folder}/test.tsv"
 
     def parse_local(root: Path) -> list[NerRecord]:
         return records_from_iob(read_iob(root / local), entity_type, collapse)
 
-    def parse_hub(tables: list[list[dict[str, Any]]]) -> list[NerRecord]:
-        (rows,) = tables
-        return records_from_blurb_rows(rows, entity_type)
-
     return DatasetSource(
         name=f"{name} (test)",
         local_files=(local,),
         parse_local=parse_local,
-        hub=(HubFiles(BLURB_REPO, BLURB_REVISION, f"{blurb_config}/test/0000.parquet"),),
-        parse_hub=parse_hub,
         sample_file=sample_file,
         from_record=ner_record_from_dict,
     )

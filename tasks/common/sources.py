@@ -10,9 +10,7 @@ Resolution (``BIOBENCH_SOURCE`` = ``auto`` by default):
    fails and ``BIOBENCH_ALLOW_SAMPLES=1`` is set, the shipped sample is read instead.
 2. ``local`` — the files in the data folder as they are: no download, no hash check (your own
    copy, or test fixtures).
-3. ``hub`` — plain data files of a public hub repository at a pinned commit, read with
-   ``datasets``; only on request, as their SHA-256 is not pinned (docs/data.md).
-4. ``sample`` — the few records written for this project in the task folder. Their scores
+3. ``sample`` — the few records written for this project in the task folder. Their scores
    mean nothing.
 
 Every failure is a :class:`DataUnavailableError` whose message is one line (what, where, the
@@ -46,12 +44,14 @@ __all__ = ["DATA_DIR_ENV", "DataUnavailableError", "DatasetSource", "HubFiles", 
 
 SOURCE_ENV = "BIOBENCH_SOURCE"
 ALLOW_SAMPLES_ENV = "BIOBENCH_ALLOW_SAMPLES"
-SOURCE_MODES = ("auto", "local", "hub", "sample")
+SOURCE_MODES = ("auto", "local", "sample")
 
 
 @dataclass(frozen=True)
 class HubFiles:
-    """Plain data files of a hub dataset repository at a pinned revision."""
+    """Plain data files of a hub dataset repository at a pinned revision (the published
+    BioInstruct corpus, ``bioinstruct_data.published``; no evaluation split is read from the hub:
+    the data manifest pins each file's SHA-256, which no hub copy here could be given)."""
 
     repo: str
     revision: str
@@ -73,10 +73,9 @@ class HubFiles:
 class DatasetSource:
     """One evaluation split of one dataset and the ways to read it.
 
-    ``parse_local(data_dir)`` reads the original files; ``parse_hub(tables)`` normalises the rows
-    of the hub files (one list of rows per entry of ``hub``);
-    ``from_record(dict)`` rebuilds a canonical record from the shipped sample's JSON lines.
-    All three return canonical records of the same type.
+    ``parse_local(data_dir)`` reads the original files (``local_files``, paths of the data
+    manifest); ``from_record(dict)`` rebuilds a canonical record from the shipped sample's JSON
+    lines. Both return canonical records of the same type.
     """
 
     name: str
@@ -84,8 +83,6 @@ class DatasetSource:
     parse_local: Callable[[Path], list[Any]]
     sample_file: Path
     from_record: Callable[[dict[str, Any]], Any]
-    hub: tuple[HubFiles, ...] = ()  # empty: no verified hub copy (the task README says why)
-    parse_hub: Callable[[list[list[dict[str, Any]]]], list[Any]] | None = None
     sample_keep: Callable[[Any], bool] | None = None  # when one sample file serves several tasks
 
     @property
@@ -139,27 +136,6 @@ def load_local(source: DatasetSource) -> LoadedSplit:
     return LoadedSplit(records=source.parse_local(root), source="local", location=str(root))
 
 
-def load_hub(source: DatasetSource) -> LoadedSplit:
-    if not source.hub or source.parse_hub is None:
-        raise DataUnavailableError(
-            f"{source.name}: no plain-file hub copy is pinned for this dataset; unset "
-            f"{SOURCE_ENV} to read the pinned GitHub source"
-        )
-    if _truthy("HF_HUB_OFFLINE"):
-        raise DataUnavailableError(
-            f"{source.name}: {SOURCE_ENV}=hub, but HF_HUB_OFFLINE is set; unset one of them"
-        )
-    location = " + ".join(h.url for h in source.hub)
-    try:
-        tables = [h.rows() for h in source.hub]
-    except Exception as exc:  # HTTP clients raise their own error types, not OSError
-        raise DataUnavailableError(
-            f"{source.name}: the hub copy {location} could not be read "
-            f"({type(exc).__name__}: {exc}); unset {SOURCE_ENV} to read the pinned GitHub source"
-        ) from exc
-    return LoadedSplit(records=source.parse_hub(tables), source="hub", location=location)
-
-
 def load_sample(source: DatasetSource) -> LoadedSplit:
     lines = source.sample_file.read_text(encoding="utf-8").splitlines()
     records = [source.from_record(json.loads(line)) for line in lines if line.strip()]
@@ -181,7 +157,6 @@ def load_sample(source: DatasetSource) -> LoadedSplit:
 _LOADERS: dict[str, Callable[[DatasetSource], LoadedSplit]] = {
     "auto": load_data,
     "local": load_local,
-    "hub": load_hub,
     "sample": load_sample,
 }
 
@@ -231,8 +206,7 @@ def local_source(
     parse_local: Callable[[Path], list[Any]],
     from_record: Callable[[dict[str, Any]], Any],
 ) -> DatasetSource:
-    """A split read from one file under the data folder, with no verified hub copy; the shipped
-    sample is the ``sample.jsonl`` next to the task module ``task_file`` (its ``__file__``)."""
+    """A split read from one file under the data folder; the shipped sample is the ``sample.jsonl`` next to the task module ``task_file`` (its ``__file__``)."""
     return DatasetSource(
         name=name,
         local_files=(local_file,),
