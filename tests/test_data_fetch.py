@@ -13,7 +13,7 @@ import pytest
 
 from tasks import registry
 from tasks.common import fetch
-from tasks.common.manifest import manifest
+from tasks.common.manifest import manifest, readme_source_line
 from tests.conftest import ROOT, SHARED_DATA
 from tests.data_mirror import Mirror, serve
 
@@ -127,18 +127,19 @@ def test_each_task_reads_manifest_files_of_its_listed_datasets(leaf):
 
 
 @pytest.mark.parametrize("folder", sorted({s.dataset for s in registry.TASKS}))
-def test_task_readme_names_each_pinned_source_it_reads(folder):
+def test_task_readme_source_line_follows_the_manifest(folder):
     readme = (registry.TASKS_DIR / folder / "README.md").read_text(encoding="utf-8")
-    sources = {
-        (f.repository, f.commit[:8])
+    files = {
+        f.path: f
         for spec in registry.TASKS
         if spec.dataset == folder
         for leaf in spec.leaves
         for f in manifest().files_under(registry.leaf_source(leaf).local_files)
     }
-    for repo, commit in sources:
-        assert f"{repo} @{commit}" in readme, f"{folder}/README.md lacks '{repo} @{commit}'"
-    assert "biobench data fetch" in readme
+    line = readme_source_line(files.values())
+    assert line in readme.splitlines(), f"{folder}/README.md: its Data section needs\n{line}"
+    for f in files.values():
+        assert f"{f.repository} @{f.commit[:8]}" in line
 
 
 # --- downloads --------------------------------------------------------------------------------

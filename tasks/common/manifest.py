@@ -132,3 +132,44 @@ def parse(raw: dict) -> Manifest:
 def manifest() -> Manifest:
     """The manifest shipped with the suite (read once per process)."""
     return parse(json.loads(MANIFEST_FILE.read_text(encoding="utf-8")))
+
+
+def readme_source_line(files: Iterable[DataFile]) -> str:
+    """The "Source" bullet of a task README for the manifest files it reads (a test checks each
+    README carries exactly this line, so the READMEs follow the manifest)."""
+    files = list(files)
+    m = manifest()
+    datasets = list(dict.fromkeys(f.dataset for f in files))
+    parts = []
+    if len(files) > 20:  # HoC: folders of small files, described by folder
+        groups: dict[tuple[str, str], list[DataFile]] = {}
+        for f in files:
+            groups.setdefault((f.repository, f.commit), []).append(f)
+        for (repo, commit), group in groups.items():
+            tops = " and ".join(
+                f"`{t}`" for t in sorted({f.path.rsplit("/", 1)[0] + "/" for f in group})
+            )
+            srcs = ", ".join(
+                f"`{s}`" for s in sorted({f.source.rsplit("/", 1)[0] + "/" for f in group})
+            )
+            size = sum(f.bytes for f in group)
+            parts.append(
+                f"{tops} ({len(group):,} files, {size:,} bytes) = {srcs} of {repo} @{commit[:8]}"
+            )
+    else:
+        parts = [
+            f"`{f.path}` = `{f.source}` of {f.repository} @{f.commit[:8]} ({f.bytes:,} bytes, "
+            f"SHA-256 `{f.sha256[:12]}…`)"
+            for f in files
+        ]
+    terms = "; ".join(
+        f"{d}: {m.datasets[d].licence}" if len(datasets) > 1 else m.datasets[d].licence
+        for d in datasets
+    )
+    return (
+        "- Source (the only one; pinned in `tasks/common/data_manifest.json`): "
+        + "; ".join(parts)
+        + f". Downloaded into the data folder on first use, or beforehand with `biobench data "
+        f"fetch {' '.join(datasets)}`, and checked by size and SHA-256 "
+        f"([docs/data.md](../../docs/data.md)). Terms: {terms}."
+    )
