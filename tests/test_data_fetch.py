@@ -349,3 +349,15 @@ def test_loader_refetches_an_altered_file_before_reading_it(env, tmp_path, monke
     split = load(medqa.SOURCE)
     assert len(split.records) == 1273 and fetch.problem(root, f) == ""
     assert os.path.getsize(root / f.path) == f.bytes
+
+
+def test_docs_table_follows_the_manifest():
+    """docs/data.md's table of sources: every dataset, its repositories @commit and size."""
+    text = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    rows = {r.group(1): r.group(0) for r in re.finditer(r"^\| (\w+) \|.*\|$", text, re.M)}
+    for d in manifest().datasets.values():
+        assert d.name in rows, f"docs/data.md has no row for {d.name}"
+        row = rows[d.name]
+        for f in d.files:
+            assert f"{f.repository} @{f.commit[:8]}" in row, (d.name, f.repository)
+        assert f"| {d.bytes / 1e6:.1f} |" in row, d.name
