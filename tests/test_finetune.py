@@ -235,9 +235,10 @@ def test_cli_reports_config_errors(tmp_path, capsys):
     assert "'lora_dropout': must be in [0, 1)" in capsys.readouterr().err
 
 
-def test_offline_data_needs_the_data_folder(tmp_path):
+def test_offline_data_needs_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty data folder; offline (conftest)
     cfg = ft.config_from_dict({"base_model": "x", "output_dir": "o", "data": "offline"})
-    with pytest.raises(ft.ConfigError, match=r"\$BIOBENCH_DATA_DIR"):
+    with pytest.raises(ft.ConfigError, match=r"data: 'offline'.*biobench data fetch all"):
         ft.resolve_data(cfg)
 
 

@@ -230,19 +230,21 @@ class PadCollator:
 
 
 def resolve_data(cfg: FinetuneConfig) -> Path:
-    """The instruction file; ``offline`` builds it from $BIOBENCH_DATA_DIR once."""
+    """The instruction file; ``offline`` builds it once from the training splits in the data
+    folder (``$BIOBENCH_DATA_DIR``, else the per-user cache), fetched and verified first."""
     if cfg.data != OFFLINE_DATA:
         return Path(cfg.data)
     from bioinstruct_data import offline_instructions
-    from tasks.common.sources import DATA_DIR_ENV, data_dir
+    from tasks.common.fetch import DataUnavailableError, ensure
+    from tasks.common.manifest import manifest
 
-    root = data_dir()
-    if root is None or not root.is_dir():
+    try:  # the builders read the training splits of ten datasets and the test splits beside them
+        root = ensure(manifest().files)
+    except DataUnavailableError as exc:
         raise ConfigError(
-            f"data: {OFFLINE_DATA!r} builds instructions from the training splits in "
-            f"${DATA_DIR_ENV} (the shared data folder, e.g. ../shared/data), which is not set "
-            "or not a folder. Set it, or point `data` at an instruction .jsonl file."
-        )
+            f"data: {OFFLINE_DATA!r} builds instructions from the training splits in the data "
+            f"folder: {exc}. Or point `data` at an instruction .jsonl file."
+        ) from exc
     return offline_instructions.ensure(root, DEFAULT_OFFLINE_FILE)
 
 

@@ -128,8 +128,9 @@ def problems(root: Path, files: Iterable[DataFile]) -> list[tuple[DataFile, str]
 
 
 def fetch_command(files: Sequence[DataFile]) -> str:
-    names = " ".join(dict.fromkeys(f.dataset for f in files))
-    return f"biobench data fetch {names}"
+    names = list(dict.fromkeys(f.dataset for f in files))
+    every = len(names) == len(manifest().datasets)
+    return f"biobench data fetch {'all' if every else ' '.join(names)}"
 
 
 def offline_message(root: Path, missing: Sequence[tuple[DataFile, str]], why: str) -> str:

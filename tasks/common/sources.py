@@ -103,12 +103,6 @@ def source_mode() -> str:
     return mode
 
 
-def data_dir() -> Path | None:
-    """``$BIOBENCH_DATA_DIR`` when set (None otherwise); :func:`data_root` gives the folder used."""
-    value = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(value).expanduser() if value else None
-
-
 def load_data(source: DatasetSource) -> LoadedSplit:
     """The verified files of the data folder, downloaded first where missing or altered."""
     try:
