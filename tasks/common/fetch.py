@@ -189,11 +189,23 @@ class _Progress:
         self.bar.close()
 
 
+class _Sessions(threading.local):
+    """One HTTP session per download thread: connections are kept alive between files."""
+
+    def get(self):
+        import requests
+
+        if not hasattr(self, "session"):
+            self.session = requests.Session()
+        return self.session
+
+
 class _ResumingDownloader:
     """A pooch downloader that resumes from ``.biobench/partial/<path>`` with HTTP Range."""
 
-    def __init__(self, root: Path, f: DataFile, progress: _Progress) -> None:
+    def __init__(self, root: Path, f: DataFile, progress: _Progress, sessions: _Sessions) -> None:
         self.f = f
+        self.sessions = sessions
         self.part = root / STATE_DIR / "partial" / f.path
         self.progress = progress
         self.counted = 0  # bytes of this file already shown on the bar
@@ -209,8 +221,13 @@ class _ResumingDownloader:
             self.counted = have
         if have < self.f.bytes:
             headers = {"Range": f"bytes={have}-"} if have else {}
-            with _session().get(url, headers=headers, stream=True, timeout=TIMEOUT) as response:
-                if 400 <= response.status_code < 500 and response.status_code != 416:
+            with self.sessions.get().get(
+                url, headers=headers, stream=True, timeout=TIMEOUT
+            ) as response:
+                if response.status_code == 416:  # the partial file does not fit: start again
+                    self.part.unlink()
+                    response.raise_for_status()  # retried by pooch, from byte 0
+                if 400 <= response.status_code < 500:
                     raise FetchError(
                         f"dataset {self.f.dataset}: {self.f.path}: HTTP {response.status_code} "
                         f"{response.reason} for {url}; {_url_hint()}"
@@ -225,6 +242,8 @@ class _ResumingDownloader:
                         fh.write(chunk)
                         self.progress.add(len(chunk))
                         self.counted += len(chunk)
+                        if fh.tell() > self.f.bytes:  # longer than the manifest says: refused below
+                            break
         self._check_and_move(Path(output_file))
 
     def _check_and_move(self, output: Path) -> None:
@@ -244,18 +263,6 @@ class _ResumingDownloader:
                 f"{self.f.sha256[:12]}...); refused and deleted; {_url_hint()}"
             )
         os.replace(self.part, output)
-
-
-_local = threading.local()
-
-
-def _session():
-    """One HTTP session per thread: connections are kept alive between files."""
-    import requests
-
-    if not hasattr(_local, "session"):
-        _local.session = requests.Session()
-    return _local.session
 
 
 def _url_hint() -> str:
@@ -281,9 +288,6 @@ def _quiet_pooch() -> Iterator[None]:
         logger.setLevel(level)
 
 
-_NOTICES_SHOWN: set[str] = set()
-
-
 def _announce(root: Path, todo: Sequence[DataFile]) -> None:
     datasets = list(dict.fromkeys(f.dataset for f in todo))
     size = sum(f.bytes for f in todo)
@@ -295,8 +299,7 @@ def _announce(root: Path, todo: Sequence[DataFile]) -> None:
     )
     for name in datasets:
         d = manifest().datasets[name]
-        if d.restricted and name not in _NOTICES_SHOWN:
-            _NOTICES_SHOWN.add(name)
+        if d.restricted:  # files are downloaded once per data folder: on first download
             print(f"data: terms of {name} ({d.title}): {d.licence}", file=sys.stderr, flush=True)
 
 
@@ -343,11 +346,12 @@ def _download(root: Path, todo: Sequence[DataFile], enabled: bool | None) -> Non
         retry_if_failed=retries(),
     )
     bar = _Progress(len(todo), sum(f.bytes for f in todo), enabled)
+    sessions = _Sessions()
 
     def one(f: DataFile) -> None:
         url = f.url(base)
         try:
-            store.fetch(f.path, downloader=_ResumingDownloader(root, f, bar))
+            store.fetch(f.path, downloader=_ResumingDownloader(root, f, bar, sessions))
         except requests.exceptions.RequestException as exc:
             raise FetchError(
                 f"dataset {f.dataset}: cannot download {f.path} from {url} "
