@@ -28,7 +28,14 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    for var in ("BIOBENCH_DATA_DIR", "BIOBENCH_SOURCE", "BIOBENCH_ALLOW_SAMPLES"):
+    for var in (
+        "BIOBENCH_DATA_DIR",
+        "BIOBENCH_SOURCE",
+        "BIOBENCH_ALLOW_SAMPLES",
+        "BIOBENCH_DATA_URL",  # a developer's mirror or offline switch never leaks into a test
+        "BIOBENCH_OFFLINE",
+        "BIOBENCH_DATA_RETRIES",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
