@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -361,3 +362,24 @@ def test_docs_table_follows_the_manifest():
         for f in d.files:
             assert f"{f.repository} @{f.commit[:8]}" in row, (d.name, f.repository)
         assert f"| {d.bytes / 1e6:.1f} |" in row, d.name
+
+
+@pytest.mark.slow
+def test_make_demo_data_step_fetches_from_the_mirror_without_shared_data(env, tmp_path, mirror):
+    """`make demo` / `make bench` on a machine without ../shared/data: `make data` fills the
+    per-user data folder from the mirror, and the demo then reads that folder."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("no make on this machine")
+    venv = Path(sys.prefix)
+    args = [make, "-o", "setup", f"VENV={venv}", f"SHARED_DATA={tmp_path / 'no-shared-data'}"]
+    proc = subprocess.run(
+        [*args, "data"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    root = cache_root(tmp_path)
+    assert fetch.problems(root, manifest().files) == [] and leftovers(root) == []
+    assert len(mirror.requests) == len(manifest().files)
+    dry = subprocess.run([*args, "-n", "demo"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert f"BIOBENCH_DATA_DIR={root} HF_HUB_OFFLINE=1" in dry.stdout
+    assert "BIOBENCH_ALLOW_SAMPLES" not in dry.stdout
