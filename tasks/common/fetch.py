@@ -137,11 +137,17 @@ def offline_message(root: Path, missing: Sequence[tuple[DataFile, str]], why: st
     f, state = missing[0]
     more = f" (and {_files(len(missing) - 1)} more)" if len(missing) > 1 else ""
     title = manifest().datasets[f.dataset].title
+    hub_only = why.startswith("HF_HUB_OFFLINE")
+    allow = f"; or, if this machine is online, set {OFFLINE_ENV}=0 to allow it" if hub_only else ""
     return (
         f"dataset {f.dataset} ({title}): {f.path} is {state} in {root}{more} and downloads are "
         f"off ({why}); on a machine online run `{fetch_command([m for m, _ in missing])}` and "
-        f"copy the data folder it names to {root} here (or set {DATA_DIR_ENV} to the copy)"
+        f"copy the data folder it names to {root} here (or set {DATA_DIR_ENV} to the copy){allow}"
     )
+
+
+def _tries(n: int) -> str:
+    return f"{n} try" if n == 1 else f"{n} tries"
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -355,7 +361,7 @@ def _download(root: Path, todo: Sequence[DataFile], enabled: bool | None) -> Non
         except requests.exceptions.RequestException as exc:
             raise FetchError(
                 f"dataset {f.dataset}: cannot download {f.path} from {url} "
-                f"({_short_reason(exc)}, after {store.retry_if_failed + 1} tries); "
+                f"({_short_reason(exc)}, after {_tries(store.retry_if_failed + 1)}); "
                 f"{_url_hint()}; rerun to resume"
             ) from exc
         except ValueError as exc:  # pooch's own hash check (ours runs first)
