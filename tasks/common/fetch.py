@@ -170,6 +170,7 @@ class _Progress:
         from tqdm.auto import tqdm
 
         self.done = 0
+        self.lock = threading.Lock()  # eight download threads report to one bar
         self.bar = tqdm(
             total=self.total_bytes,
             unit="B",
@@ -185,11 +186,13 @@ class _Progress:
         return f"data: {self.done}/{self.total_files} files"
 
     def add(self, n: int) -> None:
-        self.bar.update(n)
+        with self.lock:
+            self.bar.update(n)
 
     def file_done(self) -> None:
-        self.done += 1
-        self.bar.set_description(self._desc(), refresh=False)
+        with self.lock:
+            self.done += 1
+            self.bar.set_description(self._desc(), refresh=False)
 
     def close(self) -> None:
         self.bar.close()
