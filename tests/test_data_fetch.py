@@ -57,6 +57,25 @@ def data_cmd(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Completed
     return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.fixture
+def online(env, monkeypatch) -> None:
+    """The same fresh online machine, for commands run in this process (no start-up cost)."""
+    for var in ("BIOBENCH_DATA_DIR", "BIOBENCH_SOURCE", "BIOBENCH_ALLOW_SAMPLES", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("XDG_CACHE_HOME", "BIOBENCH_DATA_URL", "BIOBENCH_OFFLINE", "BIOBENCH_DATA_RETRIES"):
+        monkeypatch.setenv(var, env[var])
+
+
+def data_run(*args: str, capsys) -> subprocess.CompletedProcess:
+    """``biobench data ...`` in this process: its exit status and what it printed."""
+    from runners import data
+
+    capsys.readouterr()
+    code = data.main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["biobench", "data", *args], code, out.out, out.err)
+
+
 def cache_root(tmp_path: Path) -> Path:
     return tmp_path / "cache" / "bioinstruct-bench" / "data"
 
@@ -192,9 +211,9 @@ def test_plain_lm_eval_downloads_what_it_needs_and_runs(env, tmp_path, tiny_llam
     assert not list(workdir.iterdir()) or all(p.name != "medqa" for p in workdir.iterdir())
 
 
-def test_a_changed_byte_is_refused_and_nothing_is_kept(env, tmp_path, mirror):
+def test_a_changed_byte_is_refused_and_nothing_is_kept(online, tmp_path, mirror, capsys):
     mirror.corrupt.add("medqa/test.jsonl")
-    proc = data_cmd("fetch", "medqa", env=env, cwd=tmp_path)
+    proc = data_run("fetch", "medqa", capsys=capsys)
     line = one_error_line(proc)
     assert "medqa/test.jsonl" in line and "does not match the manifest" in line
     assert len(mirror.requests) == 1  # a wrong hash is not downloaded again and again
@@ -203,9 +222,9 @@ def test_a_changed_byte_is_refused_and_nothing_is_kept(env, tmp_path, mirror):
     assert leftovers(root) == []
 
 
-def test_a_dropped_connection_resumes_with_a_range_request(env, tmp_path, mirror):
+def test_a_dropped_connection_resumes_with_a_range_request(online, tmp_path, mirror, capsys):
     mirror.cut_once.add("pubmedqa/ori_pqal.json")
-    proc = data_cmd("fetch", "pubmedqa", env=env, cwd=tmp_path)
+    proc = data_run("fetch", "pubmedqa", capsys=capsys)
     assert proc.returncode == 0, proc.stderr
     root = cache_root(tmp_path)
     assert fetch.problems(root, manifest().datasets["pubmedqa"].files) == []
@@ -216,32 +235,33 @@ def test_a_dropped_connection_resumes_with_a_range_request(env, tmp_path, mirror
     assert leftovers(root) == []
 
 
-def test_a_partial_file_from_a_killed_run_is_resumed(env, tmp_path, mirror):
+def test_a_partial_file_from_a_killed_run_is_resumed(online, tmp_path, mirror, capsys):
     f = manifest().datasets["medqa"].files[0]
     part = cache_root(tmp_path) / fetch.STATE_DIR / "partial" / f.path
     part.parent.mkdir(parents=True)
     part.write_bytes((SHARED_DATA / f.path).read_bytes()[:1000])
-    proc = data_cmd("fetch", "bio_medqa", env=env, cwd=tmp_path)
+    proc = data_run("fetch", "bio_medqa", capsys=capsys)
     assert proc.returncode == 0, proc.stderr
     assert mirror.requests == [(f.path, "bytes=1000-")]
     assert fetch.problem(cache_root(tmp_path), f) == ""
 
 
-def test_a_404_is_one_clear_line_and_not_retried(env, tmp_path, mirror):
+def test_a_404_is_one_clear_line_and_not_retried(online, tmp_path, mirror, capsys):
     mirror.missing.add("medqa/test.jsonl")
-    line = one_error_line(data_cmd("fetch", "medqa", env=env, cwd=tmp_path))
+    line = one_error_line(data_run("fetch", "medqa", capsys=capsys))
     assert "HTTP 404" in line and "medqa/test.jsonl" in line and "BIOBENCH_DATA_URL" in line
     assert len(mirror.requests) == 1
 
 
-def test_a_dead_server_is_one_clear_line(env, tmp_path):
+def test_a_dead_server_is_one_clear_line(online, tmp_path, monkeypatch, capsys):
     import socket
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(env, BIOBENCH_DATA_URL=f"http://127.0.0.1:{port}", BIOBENCH_DATA_RETRIES="0")
-    line = one_error_line(data_cmd("fetch", "medqa", env=env, cwd=tmp_path))
+    monkeypatch.setenv("BIOBENCH_DATA_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("BIOBENCH_DATA_RETRIES", "0")
+    line = one_error_line(data_run("fetch", "medqa", capsys=capsys))
     assert "cannot download medqa/test.jsonl" in line and "Connection refused" in line
 
 
@@ -262,9 +282,11 @@ def test_two_concurrent_fetches_leave_one_correct_copy(env, tmp_path, mirror):
     assert sorted(paths) == sorted(f.path for f in files)  # each file downloaded once
 
 
-def test_offline_a_missing_file_is_one_line_naming_the_fix(env, tmp_path):
-    env = dict(env, BIOBENCH_OFFLINE="1")
-    line = one_error_line(data_cmd("fetch", "bio_ddi", env=env, cwd=tmp_path))
+def test_offline_a_missing_file_is_one_line_naming_the_fix(
+    env, online, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("BIOBENCH_OFFLINE", "1")
+    line = one_error_line(data_run("fetch", "bio_ddi", capsys=capsys))
     assert "ddi/DDICorpus-2013.zip" in line and "biobench data fetch ddi" in line
     assert str(cache_root(tmp_path)) in line
     # the same line from a task loader when nothing catches it (what plain lm_eval shows)
@@ -280,14 +302,15 @@ def test_offline_a_missing_file_is_one_line_naming_the_fix(env, tmp_path):
     assert "HF_HUB_OFFLINE=1" in line and "biobench data fetch ddi" in line
 
 
-def test_offline_fetch_of_present_files_needs_no_network(env, tmp_path):
-    env = dict(env, BIOBENCH_OFFLINE="1", BIOBENCH_DATA_DIR=str(_need_shared_data()))
-    proc = data_cmd("fetch", "bio_qa", env=env, cwd=tmp_path)
+def test_offline_fetch_of_present_files_needs_no_network(online, monkeypatch, capsys):
+    monkeypatch.setenv("BIOBENCH_OFFLINE", "1")
+    monkeypatch.setenv("BIOBENCH_DATA_DIR", str(_need_shared_data()))
+    proc = data_run("fetch", "bio_qa", capsys=capsys)
     assert proc.returncode == 0 and "verified in" in proc.stdout
 
 
-def test_unknown_selection_is_one_line(env, tmp_path):
-    line = one_error_line(data_cmd("fetch", "bio_nothing", env=env, cwd=tmp_path))
+def test_unknown_selection_is_one_line(online, capsys):
+    line = one_error_line(data_run("fetch", "bio_nothing", capsys=capsys))
     assert "'bio_nothing' is not 'all', a group" in line
 
 
@@ -308,9 +331,9 @@ def test_selection_resolves_groups_tasks_and_datasets():
     assert len(select(["all"])) == len(manifest().datasets)
 
 
-def test_status_lists_every_dataset_with_terms(env, tmp_path):
-    env = dict(env, BIOBENCH_DATA_DIR=str(_need_shared_data()))
-    proc = data_cmd("status", env=env, cwd=tmp_path)
+def test_status_lists_every_dataset_with_terms(online, monkeypatch, capsys):
+    monkeypatch.setenv("BIOBENCH_DATA_DIR", str(_need_shared_data()))
+    proc = data_run("status", capsys=capsys)
     assert proc.returncode == 0
     for d in manifest().datasets.values():
         n = len(d.files)
