@@ -59,7 +59,7 @@ class FetchError(DataUnavailableError):
     """A download failed (HTTP error, unreachable server, wrong content)."""
 
 
-def _truthy(name: str) -> bool:
+def truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -79,7 +79,7 @@ def offline_reason() -> str:
     if value.lower() in {"0", "false", "no", "off"}:
         return ""
     for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"):
-        if _truthy(name):
+        if truthy(name):
             return f"{name}={os.environ[name].strip()}"
     return ""
 

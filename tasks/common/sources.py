@@ -31,9 +31,9 @@ from typing import Any
 from tasks.common.fetch import (
     DATA_DIR_ENV,
     DataUnavailableError,
-    _truthy,
     data_root,
     ensure,
+    truthy,
 )
 from tasks.common.manifest import manifest
 from tasks.common.records import LoadedSplit
@@ -96,10 +96,17 @@ class DatasetSource:
             return ""
 
 
+class SourceModeError(DataUnavailableError, ValueError):
+    """``BIOBENCH_SOURCE`` names no mode."""
+
+
 def source_mode() -> str:
     mode = os.environ.get(SOURCE_ENV, "auto").strip().lower() or "auto"
     if mode not in SOURCE_MODES:
-        raise ValueError(f"{SOURCE_ENV}={mode!r} is not one of {SOURCE_MODES}")
+        raise SourceModeError(
+            f"{SOURCE_ENV}={mode!r} is not one of {', '.join(SOURCE_MODES)}; unset it for the "
+            "default (auto: the pinned data, fetched on first use)"
+        )
     return mode
 
 
@@ -157,11 +164,12 @@ _LOADERS: dict[str, Callable[[DatasetSource], LoadedSplit]] = {
 
 def load(source: DatasetSource) -> LoadedSplit:
     """Load a dataset split as ``BIOBENCH_SOURCE`` says (see module docstring)."""
-    mode = source_mode()
+    mode = "auto"
     try:
+        mode = source_mode()
         return _LOADERS[mode](source)
     except DataUnavailableError as exc:
-        if mode == "auto" and _truthy(ALLOW_SAMPLES_ENV):
+        if mode == "auto" and truthy(ALLOW_SAMPLES_ENV) and not isinstance(exc, SourceModeError):
             log.warning("%s; %s=1: reading the shipped sample", exc, ALLOW_SAMPLES_ENV)
             return load_sample(source)
         _exit_cleanly_if_uncaught()
