@@ -12,7 +12,7 @@ DATA_ENV := $(if $(wildcard $(SHARED_DATA)/README.md),BIOBENCH_DATA_DIR=$(SHARED
 
 # every time, not only with the stamp: a task YAML added since the last run is linked too
 setup: $(STAMP)
-	@$(VENV)/bin/biobench lm-eval-tasks install --quiet  # plain `lm_eval --tasks bio_qa` (README)
+	@$(VENV)/bin/biobench lm-eval-tasks install --quiet  # plain `lm_eval --tasks bio_qa` (docs/evaluation.md)
 
 # each step says what it does and when it started (pip itself stays quiet: a few minutes in all)
 SAY = @echo "[setup $(1)/4 $$(date +%T)] $(2)"
@@ -46,7 +46,7 @@ test-fast: setup
 bench: setup
 	$(DATA_ENV) HF_HUB_OFFLINE=1 $(PY) -m benchmarks
 
-# The BioInstruct analysis in miniature (README "Reproducing the BioInstruct analysis"): 4 LoRA
+# The BioInstruct analysis in miniature (docs/reproducing-bioinstruct.md): 4 LoRA
 # adapters (qa, ie, gen, all) + the base model on the same items of bio_qa, bio_ie, bio_gen.
 # Resumable: rerun continues; steps already stored in submissions/ (manifest) are reused.
 # bf16 as stored; a CPU without AMX-BF16/AVX512-BF16 units is refused with the float32 override:

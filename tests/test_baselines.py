@@ -510,10 +510,10 @@ def test_stored_smollm2_baselines_are_current(shared_data, tmp_path, capsys):
     assert baselines_cmd.main(["--store", str(root), "--check"]) == 0, capsys.readouterr().out
 
 
-def test_readme_table_is_the_stored_numbers():
+def test_docs_baselines_table_is_the_stored_numbers():
     subs = [Submission.model_validate_json((SMOL / run / SUBMISSION_FILE).read_bytes())
             for run in ("20261121-default", "20261202-ie-lite", "20261202-generative-lite")]  # fmt: skip
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "smollm2-results.md").read_text()
     assert baselines_cmd.MARKDOWN_HEADER in readme
     table = [
         baselines_cmd.MARKDOWN_HEADER,
