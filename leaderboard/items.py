@@ -24,7 +24,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 
 from leaderboard.schemas import Counts, ItemRecord
 from tasks.common import ie_metrics, subsets
+from tasks.ground.strictjson import loads_strict
 
 # Document fields that name a shared context (e.g. the abstract a sentence comes from); the
 # first one present becomes the item's cluster (hashed) for clustered standard errors.
@@ -47,15 +47,6 @@ ACCURACY_METRICS = frozenset({"acc", "acc_norm", "exact_match", "em", "accuracy"
 
 class ItemError(ValueError):
     """A samples line that cannot become an item record; the message names line and field."""
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows (NaN/Infinity are rejected)")
-
-
-def loads_strict(text: str) -> Any:
-    """``json.loads`` that rejects NaN and +-Infinity instead of turning them into floats."""
-    return json.loads(text, parse_constant=_reject_constant)
 
 
 MAX_LINE_BYTES = 4 * 2**20  # one samples line: document, prompts, responses and metrics

@@ -31,6 +31,9 @@ from pydantic import (
     model_validator,
 )
 
+from tasks.ground.precision import MATMUL_PRECISIONS
+from tasks.ground.strictjson import loads_strict
+
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("submission.schema.json")
 
@@ -329,11 +332,6 @@ class FileRef(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
     sha256: Sha256
     bytes: int = Field(ge=0)
-
-
-# float32 matrix-product precisions on the CPU (``biobench eval --matmul-precision``): plain
-# float32, or the products on the CPU's bf16 units (runners/hardware.py)
-MATMUL_PRECISIONS = ("ieee", "bf16")
 
 
 class RunInfo(Strict):
@@ -822,8 +820,6 @@ class Metadata:
     @classmethod
     def from_json(cls, path: Path) -> Metadata:
         try:
-            from leaderboard.items import loads_strict  # items imports this module
-
             data = loads_strict(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SubmissionError(f"--meta {path}: cannot read it as JSON ({exc})") from exc

@@ -46,7 +46,6 @@ from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
 from leaderboard.schemas import (  # noqa: F401 (re-exported)
-    MATMUL_PRECISIONS,
     SCHEMA_VERSION,
     Adapter,
     DataProvenance,
@@ -70,6 +69,7 @@ from tasks import registry
 from tasks.common.records import canonical_json, records_sha256
 from tasks.common.sources import DataUnavailableError, load
 from tasks.common.subsets import subset_name
+from tasks.ground.precision import MATMUL_PRECISIONS
 
 MAX_RESULTS_BYTES = 50 * 2**20
 MAX_SAMPLES_BYTES = 1024 * 2**20

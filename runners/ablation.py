@@ -44,7 +44,7 @@ import numpy as np
 from runners import finetuning as ft
 from runners.cli import Parser, runs_dir
 from tasks import registry
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from leaderboard.store import SUBMISSION_FILE, Store
 from leaderboard.suite import load_suite
 from runners.cli import Parser
 from tasks import registry
-from tasks.common import atomic
+from tasks.ground import atomic
 
 
 class BackfillError(ValueError):

@@ -24,7 +24,7 @@ from leaderboard.report import render_html, render_markdown
 from leaderboard.schemas import StatsSettings
 from leaderboard.store import Store
 from runners.cli import Parser
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -42,8 +42,8 @@ from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse
 from runners.cli import Parser, runs_dir
 from runners.hardware import MATMUL_ENV, add_matmul_precision_argument
 from tasks import registry
-from tasks.common import atomic
 from tasks.common.sources import load
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from leaderboard.store import Store
 from leaderboard.suite import load_suite
 from leaderboard.validate import Metadata, SubmissionError
 from tasks import registry
+from tasks.ground import strictjson
 
 H = "ab" * 32
 
@@ -101,7 +102,7 @@ def test_bad_per_item_values_are_rejected(value, message):
 
 def test_nan_is_rejected_when_reading_json():
     with pytest.raises(ValueError, match="NaN"):
-        itemlib.loads_strict('{"acc": NaN}')
+        strictjson.loads_strict('{"acc": NaN}')
 
 
 def _count_items(gold, pred):
