@@ -37,7 +37,7 @@ from tasks import registry
 from tasks.common import ie_metrics
 from tasks.common.ie_tasks import relation_loglik_results, relation_target_index
 from tasks.common.sources import load
-from tests.submission_runs import store_with_b
+from tests.support.submission_runs import store_with_b
 
 ROOT = Path(__file__).resolve().parents[1]
 H = "0" * 64
