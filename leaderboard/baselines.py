@@ -43,12 +43,12 @@ import numpy as np
 
 from leaderboard import items as itemlib
 from leaderboard import stats
-from leaderboard.schemas import ItemRecord, TaskBaselines
+from leaderboard.schemas import N_RESAMPLES, ItemRecord, TaskBaselines
 from tasks import registry
 from tasks.registry import Category
 
 ALPHA = 0.05
-N_PERMUTATIONS = 10_000
+N_PERMUTATIONS = N_RESAMPLES
 SEED = 0
 INVALID = "[invalid]"  # tasks/common/multiple_choice.py: no option could be extracted
 WITHHELD = "[withheld]"  # response withheld from the store and its option not recoverable

@@ -677,9 +677,14 @@ class ReferenceFile(Strict):
 # --- comparisons --------------------------------------------------------------------------------
 
 
+# Bootstrap resamples and permutations of every statistic the suite reports (submission CIs,
+# baselines' tests, comparisons, the ablation): the one default, said here.
+N_RESAMPLES = 10_000
+
+
 class StatsSettings(Strict):
-    n_resamples: int = Field(default=10_000, ge=100)
-    n_permutations: int = Field(default=10_000, ge=100)
+    n_resamples: int = Field(default=N_RESAMPLES, ge=100)
+    n_permutations: int = Field(default=N_RESAMPLES, ge=100)
     seed: int = 0
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     power: float = Field(default=0.8, gt=0.0, lt=1.0)

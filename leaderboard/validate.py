@@ -46,6 +46,7 @@ from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
 from leaderboard.schemas import (  # noqa: F401 (re-exported)
+    N_RESAMPLES,
     SCHEMA_VERSION,
     Adapter,
     DataProvenance,
@@ -77,7 +78,7 @@ MAX_TOTAL_BYTES = 4 * 2**30
 MAX_RESULTS_FILES = 200
 MAX_ITEMS = 2_000_000
 TOLERANCE = 1e-9  # |reported - recomputed| allowed (float summation order)
-CI_RESAMPLES = 10_000
+CI_RESAMPLES = N_RESAMPLES
 CI_SEED = 0
 
 RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.json$")

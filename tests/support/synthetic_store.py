@@ -36,7 +36,7 @@ from leaderboard.validate import Prepared
 from leaderboard.views import layout
 from tasks import registry
 
-CI_RESAMPLES = 200  # synthetic CIs only; real submissions use 10,000
+CI_RESAMPLES = 200  # synthetic CIs only; real submissions use leaderboard.schemas.N_RESAMPLES
 _START = datetime(2026, 1, 1, tzinfo=UTC)
 _FAMILIES = (("meta-llama", "Llama-2", (7, 13, 70)), ("mistralai", "Mistral", (7,)),
              ("HuggingFaceTB", "SmolLM2", (0.135, 0.36, 1.7)), ("Qwen", "Qwen2.5", (0.5, 1.5, 7)))  # fmt: skip
