@@ -162,7 +162,14 @@ def _response(filtered: Any, where: str) -> str:
 
 
 ECHO_WORDS = 8  # a response sharing this many consecutive words with the item is withheld
-WITHHELD = "[response withheld: it repeats {n}+ consecutive words of the test item]"
+# what a withheld response is stored as; every stored withheld response starts with the prefix
+WITHHELD_RESPONSE = "[response withheld: it repeats {n}+ consecutive words of the test item]"
+WITHHELD_PREFIX = WITHHELD_RESPONSE.partition(":")[0]
+
+
+def is_withheld(response: str | None) -> bool:
+    """Whether a stored response is the placeholder of one withheld from the store."""
+    return bool(response) and response.startswith(WITHHELD_PREFIX)
 
 
 def _words(text: str) -> list[str]:
@@ -237,7 +244,7 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
     else:
         response = safe_text(_response(sample["filtered_resps"], where))
         if echoes_item(response, sample):
-            response = WITHHELD.format(n=ECHO_WORDS)
+            response = WITHHELD_RESPONSE.format(n=ECHO_WORDS)
     doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
     try:
         return ItemRecord(

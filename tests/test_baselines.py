@@ -19,7 +19,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from leaderboard import baselines as bl
 from leaderboard import loader, views
 from leaderboard.compare import compare
-from leaderboard.items import ITEMS_FILE, by_filter
+from leaderboard.items import ECHO_WORDS, ITEMS_FILE, WITHHELD_RESPONSE, by_filter
 from leaderboard.loader import read_items
 from leaderboard.report import baseline_mark, render_html, render_markdown
 from leaderboard.rescore import doc_hash
@@ -239,7 +239,7 @@ def test_generative_relations_are_read_from_counts_when_the_reading_changed():
     golds = ["1"] * 8 + ["0"] * 4
     task = RETask(golds, labels=("1", "0"), negative="0")
     preds = ["1"] * 10 + ["0"] * 2
-    responses = ["[response withheld: it repeats 8+ consecutive words of the test item]"] * 3
+    responses = [WITHHELD_RESPONSE.format(n=ECHO_WORDS)] * 3
     responses += ["some prose"] * 9
     items = re_items("bio_gad_gen", task, preds, responses=responses)
     b = bl.compute("bio_gad_gen", items, {"bio_gad": task}, reread=False)

@@ -75,7 +75,7 @@ def test_a_response_that_copies_its_item_is_withheld():
         filtered_resps=["Question: I need to know who manufactures the allergy tablets"], **base
     )
     item = itemlib.item_from_sample("t", copied, "generate_until", "line 1")
-    assert item.response.startswith("[response withheld") and item.metrics == {"rougeL": 0.4}
+    assert itemlib.is_withheld(item.response) and item.metrics == {"rougeL": 0.4}
     assert "manufactures" not in item.model_dump_json()
     own = sample(filtered_resps=["Who makes the allergy tablets my pharmacy sells?"], **base)
     assert itemlib.item_from_sample("t", own, "generate_until", "l").response == own[
