@@ -153,18 +153,13 @@ def run(n: int = N_SUBMISSIONS) -> dict:
 
 
 def _run(n: int, load: list[float]) -> dict:
-    from tests.support.synthetic_store import synthetic_population, write_store
+    from tests.support.synthetic_store import timed_store
 
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-lb-browser-") as tmp:
         tmp_path = Path(tmp)
         root = tmp_path / "submissions"
-        started = time.perf_counter()
-        population = synthetic_population(n)
-        generate_s = time.perf_counter() - started
-        started = time.perf_counter()
-        write_store(root, population)
-        store_s = time.perf_counter() - started
+        population, generate_s, store_s = timed_store(root, n)
         family = sum(SEARCH.lower() in sub.model.id.lower() for sub, _ in population)
         del population
 

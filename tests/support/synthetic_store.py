@@ -10,6 +10,7 @@ Used by the leaderboard tests and by ``benchmarks/bench_leaderboard*.py`` (1,000
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,3 +210,14 @@ def synthetic_population(
             )
         )
     return out
+
+
+def timed_store(root: Path, n: int) -> tuple[list[tuple[Submission, bytes]], float, float]:
+    """``n`` synthetic submissions written to a store at ``root``: (the submissions, seconds to
+    generate them, seconds to store them), for the benchmarks' reports."""
+    started = time.perf_counter()
+    population = synthetic_population(n)
+    generate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    write_store(root, population)
+    return population, generate_s, time.perf_counter() - started
