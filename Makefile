@@ -17,7 +17,7 @@ DATA_ENV = BIOBENCH_DATA_DIR=$(DATA_DIR)
 
 # every time, not only with the stamp: a task YAML added since the last run is linked too
 setup: $(STAMP)
-	@$(VENV)/bin/biobench lm-eval-tasks install --quiet  # plain `lm_eval --tasks bio_qa` (README)
+	@$(VENV)/bin/biobench lm-eval-tasks install --quiet  # plain `lm_eval --tasks bio_qa` (docs/evaluation.md)
 
 # each step says what it does and when it started (pip itself stays quiet: a few minutes in all)
 SAY = @echo "[setup $(1)/4 $$(date +%T)] $(2)"
@@ -63,7 +63,7 @@ test-fast: setup
 bench: setup data
 	$(DATA_ENV) HF_HUB_OFFLINE=1 $(PY) -m benchmarks
 
-# The BioInstruct analysis in miniature (README "Reproducing the BioInstruct analysis"): 4 LoRA
+# The BioInstruct analysis in miniature (docs/reproducing-bioinstruct.md): 4 LoRA
 # adapters (qa, ie, gen, all) + the base model on the same items of bio_qa, bio_ie, bio_gen.
 # Resumable: rerun continues; steps already stored in submissions/ (manifest) are reused.
 # bf16 as stored; a CPU without AMX-BF16/AVX512-BF16 units is refused with the float32 override:

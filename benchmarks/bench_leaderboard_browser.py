@@ -2,7 +2,7 @@
 leaderboard``, rendered by headless Chromium.
 
 Goals (issue: first render on a fresh server <= 3 s, a filter change <= 0.3 s, RSS stated). The
-store is :func:`benchmarks.bench_leaderboard.synthetic_population` written through the submission
+store is :func:`tests.support.synthetic_store.synthetic_population` written through the submission
 store into a temporary folder; the server is started for this run (empty loader cache: it has
 read nothing yet). Times are wall clock in this process, polled every 20 ms in the page:
 
@@ -153,18 +153,13 @@ def run(n: int = N_SUBMISSIONS) -> dict:
 
 
 def _run(n: int, load: list[float]) -> dict:
-    from benchmarks.bench_leaderboard import synthetic_population, write_store
+    from tests.support.synthetic_store import timed_store
 
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-lb-browser-") as tmp:
         tmp_path = Path(tmp)
         root = tmp_path / "submissions"
-        started = time.perf_counter()
-        population = synthetic_population(n)
-        generate_s = time.perf_counter() - started
-        started = time.perf_counter()
-        write_store(root, population)
-        store_s = time.perf_counter() - started
+        population, generate_s, store_s = timed_store(root, n)
         family = sum(SEARCH.lower() in sub.model.id.lower() for sub, _ in population)
         del population
 

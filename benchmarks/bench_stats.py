@@ -17,9 +17,10 @@ from itertools import combinations
 
 import numpy as np
 
+from leaderboard.schemas import N_RESAMPLES
+
 N_MODELS = 50
 N_TASKS = 30
-N_RESAMPLES = 10_000
 GOAL_S = 10.0
 
 

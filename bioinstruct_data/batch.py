@@ -25,7 +25,6 @@ from typing import Any
 
 import openai
 
-from bioinstruct_data.client import Budget, make_client
 from bioinstruct_data.config import InstructConfig
 from bioinstruct_data.generate import (
     GenerateReport,
@@ -38,6 +37,7 @@ from bioinstruct_data.jsonl import AppendLog, write_json, write_text
 from bioinstruct_data.rundir import RunDir
 from bioinstruct_data.seeds import load_seeds
 from bioinstruct_data.templates import load_generate_template
+from tasks.ground.openai_client import Budget, make_client
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,13 @@ from typing import Any
 import openai
 from tqdm import tqdm
 
-from bioinstruct_data.client import (
+from bioinstruct_data.config import InstructConfig
+from bioinstruct_data.generate import now, record_possibly_billed
+from bioinstruct_data.jsonl import AppendLog
+from bioinstruct_data.rundir import RunDir
+from bioinstruct_data.schemas import CATEGORIES, InstructionRecord
+from bioinstruct_data.templates import ClassifyTemplate, load_classify_template
+from tasks.ground.openai_client import (
     Budget,
     ChatResult,
     RequestFailed,
@@ -30,12 +36,6 @@ from bioinstruct_data.client import (
     make_client,
     prompt_token_bound,
 )
-from bioinstruct_data.config import InstructConfig
-from bioinstruct_data.generate import now, record_possibly_billed
-from bioinstruct_data.jsonl import AppendLog
-from bioinstruct_data.rundir import RunDir
-from bioinstruct_data.schemas import CATEGORIES, InstructionRecord
-from bioinstruct_data.templates import ClassifyTemplate, load_classify_template
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ command on the same folder reuses it, and refuses settings that would mix incomp
 the same checkpoint (another model, prompt, seed set or sampling seed).
 
 Prices are US dollars per million tokens (input, output); the defaults are the project's one
-price table, ``bioinstruct_data/prices.json`` (shared with the LLM judge). The table is a
+price table, ``tasks/ground/prices.json`` (shared with the LLM judge). The table is a
 convenience, not a source of truth: provider prices change, so pass ``--prices prices.json`` (or
 ``--price-in`` / ``--price-out``) for real budgets. ``--max-cost`` refuses to start without a
 price for the model.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
-from bioinstruct_data.prices import Price, default_prices, lookup
+from tasks.ground.errors import ConfigError
+from tasks.ground.prices import Price, default_prices, lookup
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,19 @@ from typing import Any
 import openai
 from tqdm import tqdm
 
-from bioinstruct_data.client import (
-    Budget,
-    RequestFailed,
-    chat,
-    make_client,
-    prompt_token_bound,
-)
 from bioinstruct_data.config import InstructConfig
 from bioinstruct_data.jsonl import AppendLog
 from bioinstruct_data.rundir import RunDir
 from bioinstruct_data.schemas import SeedTask
 from bioinstruct_data.seeds import load_seeds, request_rng, sample_seeds
 from bioinstruct_data.templates import GenerateTemplate, load_generate_template
+from tasks.ground.openai_client import (
+    Budget,
+    RequestFailed,
+    chat,
+    make_client,
+    prompt_token_bound,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def dumps(obj: Any) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (:mod:`tasks.common.atomic`)."""
+    """Write ``text`` to ``path`` atomically (:mod:`tasks.ground.atomic`)."""
     atomic.write_text(path, text)
 
 

@@ -67,11 +67,12 @@ from tasks.bio_ner_bc5cdr_chem import utils as ner_bc5cdr_chem_task
 from tasks.bio_ner_bc5cdr_disease import utils as ner_bc5cdr_disease_task
 from tasks.bio_ner_ncbi_disease import utils as ner_ncbi_disease_task
 from tasks.bio_pubmedqa import utils as pubmedqa_task
-from tasks.common import atomic, generation, ie_data, ie_tasks
+from tasks.common import generation, ie_data, ie_tasks
 from tasks.common import multiple_choice as mc
 from tasks.common.generation import GenerationRecord
 from tasks.common.ie_records import RelationRecord
 from tasks.common.records import MultipleChoiceRecord
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -43,15 +43,15 @@ import numpy as np
 
 from leaderboard import items as itemlib
 from leaderboard import stats
-from leaderboard.schemas import ItemRecord, TaskBaselines
+from leaderboard.schemas import N_RESAMPLES, ItemRecord, TaskBaselines
 from tasks import registry
 from tasks.registry import Category
 
 ALPHA = 0.05
-N_PERMUTATIONS = 10_000
+N_PERMUTATIONS = N_RESAMPLES
 SEED = 0
 INVALID = "[invalid]"  # tasks/common/multiple_choice.py: no option could be extracted
-WITHHELD = "[withheld]"  # response withheld from the store and its option not recoverable
+WITHHELD_ANSWER = "[withheld]"  # response withheld from the store and its option not recoverable
 UNRESOLVED = "[unresolved]"  # stored counts fit several options and the response is not re-read
 MAX_LABEL = 60
 
@@ -256,10 +256,10 @@ def run_answers(
             out.append(it.choice if it.choice < n else INVALID)
             continue
         response = it.response or ""
-        withheld = response.startswith("[response withheld")
+        withheld = itemlib.is_withheld(response)
         if table.kind == "mean":
             if withheld:
-                out.append(WITHHELD)
+                out.append(WITHHELD_ANSWER)
                 continue
             c = _match_option(response, table.choices[i])
             out.append(INVALID if c is None else c)
@@ -279,7 +279,7 @@ def run_answers(
             labels = list(doc.get("labels") or []) if isinstance(doc, Mapping) else []
             if isinstance(pred, str) and pred in labels and labels.index(pred) in candidates:
                 answer = labels.index(pred)
-        out.append(answer if answer is not None else WITHHELD if withheld else UNRESOLVED)
+        out.append(answer if answer is not None else WITHHELD_ANSWER if withheld else UNRESOLVED)
     return out
 
 
@@ -370,7 +370,7 @@ def compute(
         return table.labels[a] if isinstance(a, int) else a
 
     counter = Counter(label(a) for a in answers)
-    order = {lab: k for k, lab in enumerate([*table.labels, INVALID, WITHHELD, UNRESOLVED])}
+    order = {lab: k for k, lab in enumerate([*table.labels, INVALID, WITHHELD_ANSWER, UNRESOLVED])}
     ranked = sorted(counter.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order))))
     top_answer, top_count = ranked[0]
     options = Counter(a for a in answers if isinstance(a, int))
@@ -397,7 +397,7 @@ def compute(
         notes.append("the run answered no option on any item; not tested")
     elif n < 10:
         notes.append(f"only {n} items: no test can tell the run from a constant")
-    lost = {m: counter[m] for m in (WITHHELD, UNRESOLVED) if counter.get(m)}
+    lost = {m: counter[m] for m in (WITHHELD_ANSWER, UNRESOLVED) if counter.get(m)}
     if lost:
         shown = ", ".join(f"{k} {m}" for m, k in lost.items())
         notes.append(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 
 from leaderboard.schemas import Counts, ItemRecord
 from tasks.common import ie_metrics, subsets
+from tasks.ground.strictjson import loads_strict
 
 # Document fields that name a shared context (e.g. the abstract a sentence comes from); the
 # first one present becomes the item's cluster (hashed) for clustered standard errors.
@@ -47,15 +47,6 @@ ACCURACY_METRICS = frozenset({"acc", "acc_norm", "exact_match", "em", "accuracy"
 
 class ItemError(ValueError):
     """A samples line that cannot become an item record; the message names line and field."""
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows (NaN/Infinity are rejected)")
-
-
-def loads_strict(text: str) -> Any:
-    """``json.loads`` that rejects NaN and +-Infinity instead of turning them into floats."""
-    return json.loads(text, parse_constant=_reject_constant)
 
 
 MAX_LINE_BYTES = 4 * 2**20  # one samples line: document, prompts, responses and metrics
@@ -171,7 +162,14 @@ def _response(filtered: Any, where: str) -> str:
 
 
 ECHO_WORDS = 8  # a response sharing this many consecutive words with the item is withheld
-WITHHELD = "[response withheld: it repeats {n}+ consecutive words of the test item]"
+# what a withheld response is stored as; every stored withheld response starts with the prefix
+WITHHELD_RESPONSE = "[response withheld: it repeats {n}+ consecutive words of the test item]"
+WITHHELD_PREFIX = WITHHELD_RESPONSE.partition(":")[0]
+
+
+def is_withheld(response: str | None) -> bool:
+    """Whether a stored response is the placeholder of one withheld from the store."""
+    return bool(response) and response.startswith(WITHHELD_PREFIX)
 
 
 def _words(text: str) -> list[str]:
@@ -246,7 +244,7 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
     else:
         response = safe_text(_response(sample["filtered_resps"], where))
         if echoes_item(response, sample):
-            response = WITHHELD.format(n=ECHO_WORDS)
+            response = WITHHELD_RESPONSE.format(n=ECHO_WORDS)
     doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
     try:
         return ItemRecord(

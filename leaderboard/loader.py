@@ -44,7 +44,7 @@ from leaderboard import items as itemlib
 from leaderboard.schemas import ReferenceFile, Submission, TaskResult
 from leaderboard.store import SUBMISSION_FILE, Store
 from tasks import registry
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,14 @@ and never claimed again.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import struct
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +50,8 @@ from leaderboard.schemas import (
     check_revision,
     model_folder,
 )
-from tasks.common.atomic import write_json as write_json_atomic
+from tasks.ground import filelock
+from tasks.ground.atomic import write_json as write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -282,15 +282,8 @@ class RequestQueue:
     def lease_dir(self, request_id: str) -> Path:
         return self.dir / LEASES_DIR / request_id
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def lock(self) -> AbstractContextManager[None]:
+        return filelock.locked(self.dir / ".lock")
 
     def scan(self) -> tuple[list[tuple[Path, EvalRequest]], list[tuple[Path, str]]]:
         """(valid requests oldest first, [(file, why it is invalid)]); nothing is imported or run."""

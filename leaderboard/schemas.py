@@ -31,6 +31,9 @@ from pydantic import (
     model_validator,
 )
 
+from tasks.ground.precision import MATMUL_PRECISIONS
+from tasks.ground.strictjson import loads_strict
+
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("submission.schema.json")
 
@@ -329,11 +332,6 @@ class FileRef(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
     sha256: Sha256
     bytes: int = Field(ge=0)
-
-
-# float32 matrix-product precisions on the CPU (``biobench eval --matmul-precision``): plain
-# float32, or the products on the CPU's bf16 units (runners/hardware.py)
-MATMUL_PRECISIONS = ("ieee", "bf16")
 
 
 class RunInfo(Strict):
@@ -679,9 +677,14 @@ class ReferenceFile(Strict):
 # --- comparisons --------------------------------------------------------------------------------
 
 
+# Bootstrap resamples and permutations of every statistic the suite reports (submission CIs,
+# baselines' tests, comparisons, the ablation): the one default, said here.
+N_RESAMPLES = 10_000
+
+
 class StatsSettings(Strict):
-    n_resamples: int = Field(default=10_000, ge=100)
-    n_permutations: int = Field(default=10_000, ge=100)
+    n_resamples: int = Field(default=N_RESAMPLES, ge=100)
+    n_permutations: int = Field(default=N_RESAMPLES, ge=100)
     seed: int = 0
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     power: float = Field(default=0.8, gt=0.0, lt=1.0)
@@ -822,8 +825,6 @@ class Metadata:
     @classmethod
     def from_json(cls, path: Path) -> Metadata:
         try:
-            from leaderboard.items import loads_strict  # items imports this module
-
             data = loads_strict(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SubmissionError(f"--meta {path}: cannot read it as JSON ({exc})") from exc

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
+from leaderboard.schemas import N_RESAMPLES
+
 # Cells of a resampling or permutation matrix generated at once (small enough to stay in cache).
 CHUNK_CELLS = 262_144
 _TIE = 1e-12  # relative tolerance when counting |d*| >= |d| (float noise must not decide ties)
@@ -477,8 +479,8 @@ def analyse_task(
     task: TaskInput,
     pairs: Sequence[tuple[int, int]],
     *,
-    n_resamples: int = 10_000,
-    n_permutations: int = 10_000,
+    n_resamples: int = N_RESAMPLES,
+    n_permutations: int = N_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
     alpha: float = 0.05,
@@ -582,7 +584,7 @@ def score_interval(
     name: str,
     *,
     clusters: np.ndarray | None = None,
-    n_resamples: int = 10_000,
+    n_resamples: int = N_RESAMPLES,
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[float, float, float]:

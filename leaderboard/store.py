@@ -26,19 +26,17 @@ replace killed between steps 3 and 4 never makes the old row vanish.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from leaderboard.schemas import Prepared, Submission, SubmissionError, check_run_id, model_folder
-from tasks.common import atomic
+from tasks.ground import atomic, filelock
 
 ROOT_ENV = "BIOBENCH_SUBMISSIONS_DIR"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "submissions"
@@ -97,15 +95,8 @@ class Store:
 
     # --- locking and recovery -------------------------------------------------------------
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def lock(self) -> AbstractContextManager[None]:
+        return filelock.locked(self.root / ".lock")
 
     def recover(self) -> list[str]:
         """Finish or roll back interrupted writes (call with the lock held); returns actions."""
@@ -145,22 +136,15 @@ class Store:
         is at work, the store is read-only): :meth:`pending` then still shows the old state."""
         if not self.root.is_dir() or not any(self.root.glob(".txn-*.json")):
             return []
-        try:
-            handle = open(self.root / ".lock", "a+")
-        except OSError:
-            return []
-        with handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # held by a live writer, which finishes or leaves a journal
+        # not held: a live writer, which finishes or leaves a journal, or a read-only store
+        with filelock.try_locked(self.root / ".lock") as held:
+            if not held:
                 return []
             try:
                 actions = self.recover()
             except OSError as exc:
                 log.warning("cannot repair interrupted writes in %s: %s", self.root, exc)
                 return []
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         for action in actions:
             log.warning("repaired an interrupted write in %s: %s", self.root, action)
         return actions

@@ -46,7 +46,7 @@ from leaderboard import items as itemlib
 from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
 from leaderboard.schemas import (  # noqa: F401 (re-exported)
-    MATMUL_PRECISIONS,
+    N_RESAMPLES,
     SCHEMA_VERSION,
     Adapter,
     DataProvenance,
@@ -70,6 +70,7 @@ from tasks import registry
 from tasks.common.records import canonical_json, records_sha256
 from tasks.common.sources import DataUnavailableError, load
 from tasks.common.subsets import subset_name
+from tasks.ground.precision import MATMUL_PRECISIONS
 
 MAX_RESULTS_BYTES = 50 * 2**20
 MAX_SAMPLES_BYTES = 1024 * 2**20
@@ -77,7 +78,7 @@ MAX_TOTAL_BYTES = 4 * 2**30
 MAX_RESULTS_FILES = 200
 MAX_ITEMS = 2_000_000
 TOLERANCE = 1e-9  # |reported - recomputed| allowed (float summation order)
-CI_RESAMPLES = 10_000
+CI_RESAMPLES = N_RESAMPLES
 CI_SEED = 0
 
 RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.json$")

@@ -41,10 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from leaderboard.schemas import N_RESAMPLES
 from runners import finetuning as ft
 from runners.cli import Parser, runs_dir
 from tasks import registry
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Plan:
     groups: tuple[str, ...] = DEFAULT_GROUPS
     overrides: dict[str, Any] = field(default_factory=dict)
     eval_args: tuple[str, ...] = ()  # further `biobench eval` / lm-eval arguments
-    n_resamples: int = 10_000
+    n_resamples: int = N_RESAMPLES
     seed: int = 0
     alpha: float = 0.05
     level: float = 0.95
@@ -843,7 +844,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="finetune config override (repeatable)",
     )
-    parser.add_argument("--n-resamples", type=int, default=10_000)
+    parser.add_argument("--n-resamples", type=int, default=N_RESAMPLES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--alpha", type=float, default=0.05)
     return parser

@@ -3,7 +3,7 @@
     biobench baselines                       # every submission of the store
     biobench baselines <org>__<model>/<run> --store DIR
     biobench baselines --check               # exit 1 when a stored record is missing or stale
-    biobench baselines --markdown <id> <id>  # the stored numbers as the README's table
+    biobench baselines --markdown <id> <id>  # the stored numbers as docs/smollm2-results.md's table
 
 For each task of each submission: the majority-class, always-first-option and uniform-random
 scores on the items the run evaluated, the run's answer distribution and a paired test against
@@ -36,7 +36,7 @@ from leaderboard.store import SUBMISSION_FILE, Store
 from leaderboard.suite import load_suite
 from runners.cli import Parser
 from tasks import registry
-from tasks.common import atomic
+from tasks.ground import atomic
 
 
 class BackfillError(ValueError):
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--markdown",
         action="store_true",
-        help="compute nothing: print the stored scores and baselines as the README's table",
+        help="compute nothing: print the stored scores and baselines as the table in docs/smollm2-results.md",
     )
     args = parser.parse_args(argv)
     if args.markdown:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from leaderboard.compare import CompareError, compare
 from leaderboard.report import render_html, render_markdown
-from leaderboard.schemas import StatsSettings
+from leaderboard.schemas import N_RESAMPLES, StatsSettings
 from leaderboard.store import Store
 from runners.cli import Parser
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, action="append", required=True, help=".html, .md or .json"
     )
-    parser.add_argument("--resamples", type=int, default=10_000)
-    parser.add_argument("--permutations", type=int, default=10_000)
+    parser.add_argument("--resamples", type=int, default=N_RESAMPLES)
+    parser.add_argument("--permutations", type=int, default=N_RESAMPLES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--power", type=float, default=0.8)

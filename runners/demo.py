@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from runners.cli import Parser
-from tasks.common import atomic
+from tasks.ground import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "bioinstruct_data" / "seed_tasks.jsonl"

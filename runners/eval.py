@@ -7,14 +7,14 @@ Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
 * ``--backend hf|vllm`` with ``--tensor-parallel-size`` / ``--data-parallel-size``: lm-eval's
   ``hf`` model (data parallel under ``accelerate launch``, one process per GPU) or ``vllm``
   model (tensor parallel replicas, data-parallel replicas on Ray), model arguments passed as one
-  JSON object (``runners/backends.py``; the README's "Scaling" section has the commands);
+  JSON object (``runners/backends.py``; docs/scaling.md has the commands);
 * ``--log_samples`` on (``--no_log_samples`` to turn it off), ``--output_path`` the checkout's ``runs/`` by default;
   lm-eval writes ``<output_path>/<model>/results_<time>.json`` and ``samples_<task>_<time>.jsonl``;
 * ``--matmul-precision auto|ieee|bf16``: on the CPU, float32 matrix products in plain float32
   (``ieee``) or on the processor's bf16 units (``bf16``: weights, activations and everything
   between the products stay float32); ``auto`` (default) is ``bf16`` where the CPU has
   AMX-BF16 / AVX512-BF16 units and the model runs on the CPU, else ``ieee``
-  (:mod:`runners.hardware`; README "Speed and precision" has the measured speed and agreement);
+  (:mod:`runners.hardware`; docs/precision-and-speed.md has the measured speed and agreement);
 * a ``biobench`` block in the results JSON: suite version, the matmul precision of a CPU run,
   and per task the data source, record count and SHA-256 of the canonical test records, so a
   run can be checked later.
@@ -42,8 +42,8 @@ from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse
 from runners.cli import Parser, runs_dir
 from runners.hardware import MATMUL_ENV, add_matmul_precision_argument
 from tasks import registry
-from tasks.common import atomic
 from tasks.common.sources import load
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from leaderboard.schemas import MATMUL_PRECISIONS
+from tasks.ground.precision import MATMUL_PRECISIONS
 
 
 @functools.cache

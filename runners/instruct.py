@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bioinstruct_data.config import InstructConfig
-from bioinstruct_data.errors import ConfigError
-from bioinstruct_data.prices import load_prices
 from runners.cli import Parser
+from tasks.ground.errors import ConfigError
+from tasks.ground.prices import load_prices
 
 log = logging.getLogger("biobench.instruct")
 
@@ -71,7 +71,7 @@ def _config_parent() -> argparse.ArgumentParser:
         "--prices",
         type=Path,
         help='price table JSON, {"model": [usd_in, usd_out]} per 1M tokens or the shape of '
-        "bioinstruct_data/prices.json",
+        "tasks/ground/prices.json",
     )
     group.add_argument("--price-in", type=float, help="USD per 1M prompt tokens for --model")
     group.add_argument("--price-out", type=float, help="USD per 1M completion tokens for --model")

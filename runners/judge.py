@@ -30,14 +30,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
-from bioinstruct_data.prices import PRICES_FILE, load_prices, lookup
 from runners.cli import Parser
 from runners.judging import store
 from runners.judging.client import FatalJudgeError
 from runners.judging.rubric import load_rubric
 from runners.judging.run import api_key, collect, judge_all, summarise
 from runners.judging.schemas import JudgeConfig, Price
+from tasks.ground.errors import ConfigError
+from tasks.ground.prices import PRICES_FILE, load_prices, lookup
 
 DEFAULTS = JudgeConfig()
 
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--prices",
         type=Path,
         default=PRICES_FILE,
-        help="price table (JSON; default: the project's bioinstruct_data/prices.json)",
+        help="price table (JSON; default: the project's tasks/ground/prices.json)",
     )
     p.add_argument("--price-in", type=float, default=None, help="USD per million input tokens")
     p.add_argument("--price-out", type=float, default=None, help="USD per million output tokens")

@@ -31,8 +31,6 @@ from leaderboard.loader import ItemsError, read_items
 from leaderboard.store import Store
 from runners.cli import Parser
 
-WITHHELD_PREFIX = "[response withheld"
-
 
 def sample_items(records: list, tasks: list[str], n: int, seed: int) -> dict[str, list[int]]:
     """Per task, ``n`` logged doc ids drawn with ``seed`` (sorted), from one filter's items."""
@@ -100,7 +98,7 @@ def compare(stored: list, fresh: list) -> tuple[int, list[str]]:
                 problems.append(
                     f"{it.task} doc_id {it.doc_id}: stored choice {before.choice}, rerun {it.choice}"
                 )
-        elif before.response is not None and not before.response.startswith(WITHHELD_PREFIX):
+        elif before.response is not None and not itemlib.is_withheld(before.response):
             checked += 1
             if before.response != it.response:
                 problems.append(

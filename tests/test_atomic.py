@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tasks.common import atomic
+from tasks.ground import atomic
 
 
 def test_write_replaces_whole_files_and_leaves_no_temporaries(tmp_path):

@@ -19,7 +19,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from leaderboard import baselines as bl
 from leaderboard import loader, views
 from leaderboard.compare import compare
-from leaderboard.items import ITEMS_FILE, by_filter
+from leaderboard.items import ECHO_WORDS, ITEMS_FILE, WITHHELD_RESPONSE, by_filter
 from leaderboard.loader import read_items
 from leaderboard.report import baseline_mark, render_html, render_markdown
 from leaderboard.rescore import doc_hash
@@ -37,7 +37,7 @@ from tasks import registry
 from tasks.common import ie_metrics
 from tasks.common.ie_tasks import relation_loglik_results, relation_target_index
 from tasks.common.sources import load
-from tests.submission_runs import store_with_b
+from tests.support.submission_runs import store_with_b
 
 ROOT = Path(__file__).resolve().parents[1]
 H = "0" * 64
@@ -239,7 +239,7 @@ def test_generative_relations_are_read_from_counts_when_the_reading_changed():
     golds = ["1"] * 8 + ["0"] * 4
     task = RETask(golds, labels=("1", "0"), negative="0")
     preds = ["1"] * 10 + ["0"] * 2
-    responses = ["[response withheld: it repeats 8+ consecutive words of the test item]"] * 3
+    responses = [WITHHELD_RESPONSE.format(n=ECHO_WORDS)] * 3
     responses += ["some prose"] * 9
     items = re_items("bio_gad_gen", task, preds, responses=responses)
     b = bl.compute("bio_gad_gen", items, {"bio_gad": task}, reread=False)
@@ -510,10 +510,10 @@ def test_stored_smollm2_baselines_are_current(shared_data, tmp_path, capsys):
     assert baselines_cmd.main(["--store", str(root), "--check"]) == 0, capsys.readouterr().out
 
 
-def test_readme_table_is_the_stored_numbers():
+def test_docs_baselines_table_is_the_stored_numbers():
     subs = [Submission.model_validate_json((SMOL / run / SUBMISSION_FILE).read_bytes())
             for run in ("20261121-default", "20261202-ie-lite", "20261202-generative-lite")]  # fmt: skip
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "smollm2-results.md").read_text()
     assert baselines_cmd.MARKDOWN_HEADER in readme
     table = [
         baselines_cmd.MARKDOWN_HEADER,

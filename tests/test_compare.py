@@ -16,7 +16,7 @@ from leaderboard.report import render_html, render_markdown
 from leaderboard.schemas import Comparison, ItemRecord, StatsSettings
 from leaderboard.store import Store
 from runners import comparison as compare_cmd
-from tests.submission_runs import store_with_b
+from tests.support.submission_runs import store_with_b
 
 pytestmark = pytest.mark.slow  # the module's fixture runs lm-eval twice (shared with test_submit)
 

@@ -108,7 +108,7 @@ def test_bf16_matmuls_in_a_float32_model_agree_with_plain_float32(tmp_path):
     narrower products in float32."""
 
     from runners import hardware
-    from tests.conftest import build_tiny_llama
+    from tests.support.tiny_llama import build_tiny_llama
 
     if not hardware.bf16_units():
         pytest.skip(f"no bf16 units on this CPU: {hardware.slow_bf16()}")

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from benchmarks.bench_leaderboard import make_submission, write_store
 from leaderboard import loader, views
 from leaderboard.request_queue import RequestQueue
 from leaderboard.schemas import (
@@ -27,6 +26,7 @@ from leaderboard.schemas import (
 )
 from leaderboard.store import Store
 from tasks import registry
+from tests.support.synthetic_store import make_submission, write_store
 
 pytestmark = pytest.mark.slow  # AppTest / accelerate / worker processes: make test, not test-fast
 
@@ -683,7 +683,7 @@ def test_ranked_tables_show_their_best_rows_and_search_reaches_the_rest(tmp_path
     """At 120 rows the ranked table shows the best 100 and says so; the search finds a row
     ranked below them; 'Rows per ranked table' = all shows every row and lives in the URL; the
     size chart holds the rows the table shows."""
-    from benchmarks.bench_leaderboard import synthetic_population
+    from tests.support.synthetic_store import synthetic_population
 
     root = tmp_path / "submissions"
     write_store(root, synthetic_population(120, n_items=4))

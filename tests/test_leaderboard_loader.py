@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.bench_leaderboard import make_submission, write_store
 from leaderboard import loader, views
 from leaderboard.store import FAULT_ENV, SUBMISSION_FILE, Store
-from tests.submission_runs import env
+from tests.support.submission_runs import env
+from tests.support.synthetic_store import make_submission, write_store
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "leaderboard" / "app.py")
@@ -249,7 +249,7 @@ def test_the_board_page_warns_once_and_shows_the_rest(root, monkeypatch):
 REPLACE = """
 import sys
 from pathlib import Path
-from benchmarks.bench_leaderboard import make_submission
+from tests.support.synthetic_store import make_submission
 from leaderboard import views
 from leaderboard.store import Store
 from leaderboard.validate import Prepared

@@ -46,9 +46,9 @@ def test_warm_computes_the_first_visitors_tables_in_the_server_process(
 ):
     """Before serving, the runner computes the store's tables and the board's default view under
     the key the pages ask for; the pages' Streamlit cache miss then finds them (no recompute)."""
-    from benchmarks.bench_leaderboard import synthetic_population, write_store
     from leaderboard import views
     from leaderboard.screens import shared
+    from tests.support.synthetic_store import synthetic_population, write_store
 
     root = tmp_path / "submissions"
     write_store(root, synthetic_population(6, n_items=3))

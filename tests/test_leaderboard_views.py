@@ -389,7 +389,7 @@ def test_model_title_breaks_after_the_organisation():
 
 
 def test_empty_fields_read_as_a_dash():
-    from benchmarks.bench_leaderboard import make_submission
+    from tests.support.synthetic_store import make_submission
 
     sub, _ = make_submission("org/model-7b", tasks=views.layout().of(Category.QA)[:1], n_items=5)
     page = views.model_page(sub)
@@ -511,7 +511,7 @@ def test_complete_only_averages_need_every_task():
 def test_model_page_and_reproduce_command_quote_untrusted_values():
     import shlex
 
-    from benchmarks.bench_leaderboard import make_submission
+    from tests.support.synthetic_store import make_submission
 
     qa = views.layout().of(Category.QA)[:2]
     sub, _ = make_submission(
@@ -577,7 +577,7 @@ def test_board_shows_the_majority_baseline_and_counts_flagged_tasks():
 def test_reproduce_command_of_the_embedded_model_and_lite_subsets():
     import shlex
 
-    from benchmarks.bench_leaderboard import make_submission
+    from tests.support.synthetic_store import make_submission
 
     qa = views.layout().of(Category.QA)[:3]
     sub, _ = make_submission("org/tiny", tasks=qa, n_items=5)
@@ -611,8 +611,8 @@ def test_reproduce_command_of_the_embedded_model_and_lite_subsets():
 
 
 def test_model_page_lists_baselines_or_says_they_are_missing():
-    from benchmarks.bench_leaderboard import make_submission
     from leaderboard.schemas import TaskBaselines
+    from tests.support.synthetic_store import make_submission
 
     qa = views.layout().of(Category.QA)[:2]
     sub, _ = make_submission("org/model-7b", tasks=qa, n_items=5)

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from bioinstruct_data.client import LOCAL_KEY, Budget, resolve_api_key
 from bioinstruct_data.config import ConfigError, InstructConfig
-from bioinstruct_data.errors import ConfigError as SharedConfigError
-from bioinstruct_data.prices import PRICES_FILE, Price, default_prices, load_prices, lookup
 from runners.judging import schemas as judge_schemas
+from tasks.ground.errors import ConfigError as SharedConfigError
+from tasks.ground.openai_client import LOCAL_KEY, Budget, resolve_api_key
+from tasks.ground.prices import PRICES_FILE, Price, default_prices, load_prices, lookup
 
 
 def test_one_config_error_and_one_price_class():

@@ -24,7 +24,7 @@ from leaderboard.schemas import EvalRequest, RequestStatus
 from leaderboard.store import Store
 from runners import request as request_cmd
 from runners import worker
-from tests.submission_runs import env
+from tests.support.submission_runs import env
 
 
 def request_for(model: Path, **kw) -> EvalRequest:

@@ -429,7 +429,7 @@ def test_the_limit_flags_are_documented_and_checked(capsys):
     help_text = serve.build_parser().format_help()
     for flag in ("--max-prompts-per-request", "--max-request-tokens"):
         assert flag in help_text and flag in (serve.__doc__ or "")
-        assert flag in (ROOT / "README.md").read_text()
+        assert flag in (ROOT / "docs" / "serve.md").read_text()
         with pytest.raises(SystemExit, match=f"{flag} must be >= 1"):
             serve.main([flag, "0"])
 

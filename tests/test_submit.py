@@ -25,7 +25,7 @@ from runners import submit as submit_cmd
 from tasks import registry
 from tasks.common.records import records_sha256
 from tasks.common.sources import load
-from tests.submission_runs import META, TASKS_A, biobench, env
+from tests.support.submission_runs import META, TASKS_A, biobench, env
 
 pytestmark = pytest.mark.slow  # the module's fixture runs lm-eval twice
 

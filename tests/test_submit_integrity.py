@@ -21,7 +21,7 @@ from leaderboard import items as itemlib
 from leaderboard.schemas import Submission
 from leaderboard.store import Store
 from leaderboard.views import reproduce_command
-from tests.submission_runs import META
+from tests.support.submission_runs import META
 from tests.test_submit import copy_run, results_file, samples_file, snapshot, submit
 
 pytestmark = [

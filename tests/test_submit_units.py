@@ -15,6 +15,7 @@ from leaderboard.store import Store
 from leaderboard.suite import load_suite
 from leaderboard.validate import Metadata, SubmissionError
 from tasks import registry
+from tasks.ground import strictjson
 
 H = "ab" * 32
 
@@ -74,7 +75,7 @@ def test_a_response_that_copies_its_item_is_withheld():
         filtered_resps=["Question: I need to know who manufactures the allergy tablets"], **base
     )
     item = itemlib.item_from_sample("t", copied, "generate_until", "line 1")
-    assert item.response.startswith("[response withheld") and item.metrics == {"rougeL": 0.4}
+    assert itemlib.is_withheld(item.response) and item.metrics == {"rougeL": 0.4}
     assert "manufactures" not in item.model_dump_json()
     own = sample(filtered_resps=["Who makes the allergy tablets my pharmacy sells?"], **base)
     assert itemlib.item_from_sample("t", own, "generate_until", "l").response == own[
@@ -101,7 +102,7 @@ def test_bad_per_item_values_are_rejected(value, message):
 
 def test_nan_is_rejected_when_reading_json():
     with pytest.raises(ValueError, match="NaN"):
-        itemlib.loads_strict('{"acc": NaN}')
+        strictjson.loads_strict('{"acc": NaN}')
 
 
 def _count_items(gold, pred):

@@ -13,7 +13,7 @@ from runners import eval as eval_cmd
 from tasks import registry
 from tasks.common import subsets
 from tasks.common.sources import load
-from tests.submission_runs import META, biobench, run
+from tests.support.submission_runs import META, biobench, run
 
 REAL = ["bio_pubmedqa", "bio_medqa", "bio_chemprot", "bio_ddi", "bio_ner_bc2gm", "bio_hoc"]
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from benchmarks import suite_tokens
+from tasks import registry
 from tests.conftest import ROOT
 
 
@@ -50,7 +51,11 @@ def test_the_committed_report_adds_up():
     full = report["full_run"]
     for key in ("requests", "prompt_tokens", "unique_prompt_tokens", "generated_tokens_cap"):
         assert full[key] == sum(tasks[t][key] for t in full["tasks"]), key
-    assert len(tasks) == 29 and len(full["tasks"]) == 20
+    assert set(tasks) == {spec.name for spec in registry.TASKS}  # all five groups
+    full_run = {
+        s.name for group in ("bio_qa", "bio_ie", "bio_gen") for s in registry.tasks_of(group)
+    }
+    assert set(full["tasks"]) == full_run
     assert tasks["bio_chemprot"]["requests"] == 6 * tasks["bio_chemprot"]["docs"]
     for row in tasks.values():
         if row["request_type"] == "generate_until":

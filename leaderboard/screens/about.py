@@ -4,6 +4,7 @@ groups, and how to reproduce a row."""
 import streamlit as st
 
 from leaderboard import views
+from leaderboard.schemas import N_RESAMPLES
 from leaderboard.screens import shared
 from leaderboard.suite import load_suite
 from tasks import registry
@@ -31,7 +32,7 @@ registry (`tasks/registry.py`); task folders under `tasks/` hold each task's YAM
 README (paper, data, prompt, metric, changelog).
 
 **Scores.** Each column is the task's primary metric in percent. Reproduced rows show a 95%
-percentile-bootstrap interval over items (10,000 resamples, seed 0), recomputed at submission
+percentile-bootstrap interval over items ({N_RESAMPLES:,} resamples, seed 0), recomputed at submission
 time from the per-item records. A category average (QA, IE, GEN) is the unweighted mean of the
 category's columns a row has, and *Average* the mean of the category averages; the *Tasks*
 column says how many columns a row covers. A rank counts only among reproduced rows with the

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from leaderboard import compare, report, views
-from leaderboard.schemas import StatsSettings
+from leaderboard.schemas import N_RESAMPLES, StatsSettings
 from leaderboard.screens import shared
 from leaderboard.store import Store
 from tasks import registry
@@ -48,7 +48,7 @@ def forest_png(comparison, dark: bool) -> bytes:
 
 choices = views.compare_choices(tables.rows)
 task_names = [g.name for g in registry.GROUPS] + [t.name for t in registry.TASKS]
-RESAMPLES = [1_000, 2_000, 5_000, 10_000]
+RESAMPLES = sorted({1_000, 2_000, 5_000, N_RESAMPLES})
 first_visit = "compare_pick" not in st.session_state
 from_url = [i for i in st.query_params.get_all("id") if i in choices]
 shared.seed_from_url("compare_pick", "list", [], choices)
@@ -56,7 +56,7 @@ if from_url and not st.session_state["compare_pick"]:
     st.session_state["compare_pick"] = from_url
 shared.seed_from_url("compare_tasks", "list", [], task_names)
 shared.seed_from_url("compare_match", "str", "task", ["task", "dataset"])
-shared.seed_from_url("compare_resamples", "int", 10_000, RESAMPLES)
+shared.seed_from_url("compare_resamples", "int", N_RESAMPLES, RESAMPLES)
 picked = st.multiselect(
     "Submissions (two or more)",
     choices,
@@ -81,7 +81,7 @@ shared.sync_url(
     {"compare_pick": picked, "compare_tasks": tasks, "compare_match": match,
      "compare_resamples": int(resamples)},
     {"compare_pick": [], "compare_tasks": [], "compare_match": "task",
-     "compare_resamples": 10_000, "id": None},
+     "compare_resamples": N_RESAMPLES, "id": None},
 )  # fmt: skip
 
 request = (tuple(picked), tuple(tasks), match, int(resamples))

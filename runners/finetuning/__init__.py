@@ -14,7 +14,6 @@ The names below are the library's public API, importable from ``runners.finetuni
 
 from __future__ import annotations
 
-from bioinstruct_data.errors import ConfigError
 from runners.finetuning.checkpoints import (
     RESUMABLE_CHANGES,
     check_same_run,
@@ -43,6 +42,7 @@ from runners.finetuning.model import (
 )
 from runners.finetuning.outputs import merge, plot_loss, write_loss_log
 from runners.finetuning.train import train, training_arguments
+from tasks.ground.errors import ConfigError
 
 __all__ = [
     "CATEGORIES",

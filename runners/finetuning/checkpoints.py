@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
 from runners.finetuning.config import FinetuneConfig
-from tasks.common import atomic
+from tasks.ground import atomic
+from tasks.ground.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bioinstruct_data.errors import ConfigError
 from runners.cli import runs_dir
 from tasks import registry
+from tasks.ground.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
 OFFLINE_DATA = "offline"

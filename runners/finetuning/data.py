@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
 from runners.finetuning.config import DEFAULT_OFFLINE_FILE, OFFLINE_DATA, FinetuneConfig
 from tasks.common.prompting import InstructionTemplate
+from tasks.ground.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import importlib.util
 import os
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
 from runners.finetuning.config import FinetuneConfig
+from tasks.ground.errors import ConfigError
 
 
 def resolve_base(base_model: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from runners.finetuning.card import model_card
 from runners.finetuning.config import FinetuneConfig
 from runners.finetuning.model import load_tokenizer, torch_dtype
-from tasks.common import atomic
+from tasks.ground import atomic
 
 
 def loss_log_callback(output_dir: Path):

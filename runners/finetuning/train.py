@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
 from runners.finetuning.checkpoints import checkpoint_step, git_commit, start_output_dir, tokens_at
 from runners.finetuning.config import FinetuneConfig
 from runners.finetuning.data import PadCollator, prepare_data, resolve_data
@@ -21,6 +20,7 @@ from runners.finetuning.model import (
     torch_dtype,
 )
 from runners.finetuning.outputs import loss_log_callback, write_outputs
+from tasks.ground.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 * ``schemas``: ``JudgeConfig`` (every default defined there), ``JudgeItem``, ``Verdict``;
 * ``rubric``: the versioned rubric prompt (``runners/prompts/``) and reading the judge's score;
-* ``client``: one request per item through ``bioinstruct_data.client`` (retries, budget),
+* ``client``: one request per item through ``tasks.ground.openai_client`` (retries, budget),
   fatal endpoint errors;
 * ``store``: the samples files read, the append-only verdict cache, per-item and summary files;
 * ``run``: a whole run: collect items, ask for the pending ones, write summaries and plots.

@@ -1,5 +1,5 @@
 """Asking the judge: one chat request per item through the project's one OpenAI client wrapper
-(:mod:`bioinstruct_data.client`: retries, backoff, usage, ``Budget``), plus what only the judge
+(:mod:`tasks.ground.openai_client`: retries, backoff, usage, ``Budget``), plus what only the judge
 decides:
 
 * Fatal for the run: 401/403/404 (wrong key, base URL or model name) — every item would fail.
@@ -15,7 +15,9 @@ import asyncio
 import logging
 import random
 
-from bioinstruct_data.client import (
+from runners.judging.rubric import Rubric
+from runners.judging.schemas import JudgeConfig, JudgeItem, Price, Verdict
+from tasks.ground.openai_client import (
     Budget,
     ChatResult,
     Counters,
@@ -24,8 +26,6 @@ from bioinstruct_data.client import (
     make_client,
     prompt_token_bound,
 )
-from runners.judging.rubric import Rubric
-from runners.judging.schemas import JudgeConfig, JudgeItem, Price, Verdict
 
 log = logging.getLogger(__name__)
 

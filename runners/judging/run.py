@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.client import resolve_api_key
 from runners.judging import store
 from runners.judging.client import Budget, FatalJudgeError, JudgeClient
 from runners.judging.rubric import Rubric
 from runners.judging.schemas import JudgeConfig, JudgeItem, Verdict
-from tasks.common import atomic
+from tasks.ground import atomic
+from tasks.ground.openai_client import resolve_api_key
 
 log = logging.getLogger(__name__)
 

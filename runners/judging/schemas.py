@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bioinstruct_data.errors import ConfigError
-from bioinstruct_data.prices import Price
+from tasks.ground.errors import ConfigError
+from tasks.ground.prices import Price
 
 __all__ = ["FINAL_STATUSES", "JudgeConfig", "JudgeItem", "Price", "Status", "Verdict"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.judging.schemas import FINAL_STATUSES, JudgeItem, Verdict
-from tasks.common import atomic
+from tasks.ground import atomic
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The project's one wrapper around ``openai.AsyncOpenAI``: retries with backoff, timeouts, usage
 and a cost budget. Both callers of an OpenAI-compatible endpoint use it: the instruction recipe
 (``bioinstruct_data.generate`` / ``classify`` / ``batch``) and the LLM judge
-(``runners.judging.client``), which may import ``bioinstruct_data`` (never the reverse).
+(``runners.judging.client``); it lives on the ground floor (:mod:`tasks.ground`) so both may.
 
 * Retries: the ``openai`` client's own are switched off (``max_retries=0``) so that every attempt
   is visible here. 408, 409, 429 and 5xx, timeouts, connection errors and malformed bodies are
@@ -12,7 +12,7 @@ and a cost budget. Both callers of an OpenAI-compatible endpoint use it: the ins
 * Budget: before a request is sent, its worst-case cost (every byte of the messages a token,
   plus a per-message overhead, and ``max_tokens`` of output) is reserved; a request that does
   not fit is not sent. Actual cost comes from the response's ``usage`` and the price table
-  (:mod:`bioinstruct_data.prices`), so the budget is never exceeded as long as the tokenizer
+  (:mod:`tasks.ground.prices`), so the budget is never exceeded as long as the tokenizer
   spends at least one byte per token (true of byte-level BPE tokenizers).
 
 Settings are read from any config with the fields of :class:`Transport` (``InstructConfig`` and
@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 
 import openai
 
-from bioinstruct_data.errors import ConfigError
+from tasks.ground.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TASKS_A = "bio_pubmedqa,bio_medqa_gen,bio_meqsum,bio_ner_bc2gm,bio_chemprot"
 TASKS_B = "bio_pubmedqa_gen,bio_medqa_gen,bio_meqsum,bio_ner_bc2gm,bio_chemprot"
 META = ["--license", "mit", "--model-type", "base", "--submitter", "tests"]
@@ -68,7 +68,7 @@ def tiny_runs(base: Path, model_a: Path) -> Runs:
     runs = Runs(base, base / "a", base / "b", base / "store", base / "tiny-b")
     if (base / "done.json").is_file():
         return runs
-    from tests.conftest import build_tiny_llama
+    from tests.support.tiny_llama import build_tiny_llama
 
     build_tiny_llama(runs.model_b, seed=1)
     common = ["--model", "hf", "--gen_kwargs", "max_gen_toks=8", "--batch_size", "4"]

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bioinstruct_data.errors import ConfigError
+from tasks.ground.errors import ConfigError
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 
