@@ -411,7 +411,9 @@ class ItemRecord(Strict):
     """One logged lm-eval sample, without any dataset text.
 
     ``response`` is the filtered response of a generative task (e.g. the extracted letter);
-    ``choice`` the option a multiple-choice task picked (highest log-likelihood). ``metrics`` are
+    ``raw_response`` the text the model generated before any filter (absent in records stored
+    before extraction rule v3), so a later answer-extraction rule can be re-applied to a stored
+    run; ``choice`` the option a multiple-choice task picked (highest log-likelihood). ``metrics`` are
     the per-item values lm-eval logged; ``counts`` the tp/fp/fn of count-based metrics.
     ``cluster`` (optional) is a hash of the document's shared context, e.g. the abstract of a
     sentence, used for clustered standard errors.
@@ -424,6 +426,7 @@ class ItemRecord(Strict):
     prompt_hash: Sha256
     target_hash: Sha256
     response: str | None = Field(default=None, max_length=100_000)
+    raw_response: str | None = Field(default=None, max_length=100_000)
     choice: int | None = Field(default=None, ge=0)
     metrics: dict[str, float] = Field(default_factory=dict)
     counts: dict[str, Counts] = Field(default_factory=dict)
