@@ -329,3 +329,35 @@ def test_every_class_has_at_least_ten_cases():
         "f": VERB_NOUN_LABELS,
     }
     assert all(len(t) >= 10 for t in tables.values()), {k: len(t) for k, t in tables.items()}
+
+
+# --- a stored run read again under today's rule (leaderboard.rescore.reapply) ---------------
+
+
+@pytest.mark.slow  # builds lm-eval's TaskManager (~6 s); no model weights
+def test_stored_raw_responses_are_read_again_under_the_current_rule(sample_data):
+    from leaderboard.items import ItemError
+    from leaderboard.rescore import build_tasks, doc_hash, reapply
+    from leaderboard.schemas import ItemRecord
+    from tasks import registry
+
+    task = build_tasks(["bio_pubmedqa_gen"], registry.TASKS_DIR)["bio_pubmedqa_gen"]
+    doc = task.eval_docs[0]
+    gold = doc["choices"][doc["answer"]]
+
+    def item(raw):
+        h = doc_hash(doc)
+        return ItemRecord(task="bio_pubmedqa_gen", doc_id=0, filter="extract", doc_hash=h,
+                          prompt_hash=h, target_hash=h, response="no", raw_response=raw)  # fmt: skip
+
+    # v2 read this determiner as "no"; today's rule reads no answer
+    filtered, metrics = reapply(task, item("No conclusion can be drawn."), doc)
+    assert filtered == [INVALID] and metrics == {"exact_match": 0.0, "unparsed": 1.0}
+    filtered, metrics = reapply(task, item(f"Answer: {gold}"), doc)
+    assert filtered == [gold] and metrics == {"exact_match": 1.0, "unparsed": 0.0}
+    with pytest.raises(ItemError, match="before extraction rule v3"):
+        reapply(task, item(None), doc)
+    with pytest.raises(ItemError, match="withheld"):
+        reapply(
+            task, item("[response withheld: it repeats 8+ consecutive words of the test item]"), doc
+        )
