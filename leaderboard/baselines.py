@@ -82,21 +82,16 @@ def leaves_needed(leaves: Sequence[str]) -> list[str]:
 
 
 def _no_baseline_note(spec: registry.TaskSpec) -> str:
+    why = (
+        "trivial answers not scored (the run's task version is not comparable with the suite's, "
+        "or the suite's task was not built)"
+    )
     if spec.category is Category.GEN:
-        return (
-            "free-text generation: no constant-answer baseline; the empty answer scores "
-            f"{spec.metric} 0"
-        )
+        return f"free-text generation: {why}; the empty answer scores {spec.metric} 0"
     if spec.dataset.startswith("bio_ner"):
-        return (
-            "entity lists: no constant-answer baseline; the empty answer ('none') scores F1 0 "
-            "(no true positives)"
-        )
+        return f"entity lists: {why}; the empty answer ('none') scores F1 0 (no true positives)"
     if spec.dataset == "bio_hoc":
-        return (
-            "multi-label: a constant label set is not one option of a list and is not computed; "
-            "the empty answer scores F1 0"
-        )
+        return f"multi-label: {why}; the empty answer scores F1 0"
     return "no option list: no constant-answer baseline"
 
 
@@ -332,7 +327,7 @@ def _free_text(leaf: str, spec: registry.TaskSpec, items: Sequence[ItemRecord]) 
     top = max(answers.values()) if answers else 0
     return TaskBaselines(
         applicable=False,
-        method="No constant-answer baseline (see note). top_share = share of items whose stored "
+        method="No baseline answer scored (see note). top_share = share of items whose stored "
         "response equals the most frequent one (withheld responses count as one response); the "
         "response text is not repeated here.",
         note=_no_baseline_note(spec),

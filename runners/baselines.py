@@ -77,7 +77,8 @@ def _versions(sub: Submission, tasks_dir: Path) -> tuple[dict[str, bool], dict[s
     A log-likelihood task whose version differs from the suite's is refused: its constants
     would be scored with other prompts or options than the run. A generative task of another
     version keeps its stored answers, but its responses are not read again with today's
-    answer reading (``leaderboard.baselines.run_answers``)."""
+    answer reading (``leaderboard.baselines.run_answers``). A free-text task gets its trivial
+    answers when its version is comparable with the suite's (``Suite.is_stale``)."""
     suite = load_suite(tasks_dir)
     versions = {name: task.version for name, task in suite.tasks.items()}
     reread = {}
@@ -90,6 +91,10 @@ def _versions(sub: Submission, tasks_dir: Path) -> tuple[dict[str, bool], dict[s
                 "or options than the run's"
             )
         reread[task.task] = here == task.version
+        if registry.sibling_leaf(task.task) is None:
+            # free text: its trivial answers are scored by today's task, which must score the
+            # run's documents as the run was (HoC 1.0 and 1.1: the same f1, comparable_versions)
+            reread[task.task] = not suite.is_stale(task.task, task.version)
     return reread, versions
 
 
