@@ -1157,7 +1157,9 @@ def model_baselines(sub) -> pd.DataFrame:
                 "majority answer": (b.majority_answer or "") if b else "",
                 "first option": _pct(b.first_option) if b else float("nan"),
                 "random": _pct(b.random) if b else float("nan"),
-                "top answer": (b.top_answer or ("(free text)" if not b.applicable else ""))
+                "top answer": (
+                    b.top_answer or ("(free text)" if b.trivial or not b.applicable else "")
+                )
                 if b
                 else "",
                 "top share": _pct(b.top_share) if b else float("nan"),

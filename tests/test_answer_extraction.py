@@ -542,7 +542,7 @@ def test_lm_eval_pipeline_reports_unparsed_rate(monkeypatch):
         samples = out["samples"][name]
         rate = sum(s["unparsed"] for s in samples) / len(samples)
         assert out["results"][name][f"unparsed,{filt}"] == pytest.approx(rate)
-        assert out["versions"][name] == 1.1
+        assert out["versions"][name] == 1.2  # extraction rule v3 (tasks/CHANGELOG.md)
     for s in out["samples"]["bio_medqa_gen"]:
         extracted = s["filtered_resps"][0]
         assert extracted == mc.extract_letter(s["resps"][0][0], 4, s["doc"]["choices"])
