@@ -288,16 +288,14 @@ def test_lead_20_figures_on_the_reproduction_items(shared_data, leaf, figure):
     assert len(items) == 20 and round(value, 3) == figure
 
 
-def test_hoc_majority_set_and_meqsum_k_are_the_training_data_choices(shared_data):
-    assert trivial.choose_majority_set(trivial.TRAINING["bio_hoc"].read(shared_data)) == (
-        trivial.HOC_MAJORITY_SET
-    )
-    scores = trivial.lead_k_scores(trivial.TRAINING["bio_meqsum"].read(shared_data))
-    assert trivial.choose_lead_k(scores) == trivial.LEAD_K["bio_meqsum"] == 20
+def test_hoc_majority_set_is_the_training_data_choice(shared_data):
+    records = trivial.TRAINING["bio_hoc"].read(shared_data)
+    assert len(records) == 1481
+    assert trivial.choose_majority_set(records) == trivial.HOC_MAJORITY_SET
 
 
-@pytest.mark.slow  # ROUGE-L of 16 k on 1,201 conversations, 5,452 answers and 67 long notes
-@pytest.mark.parametrize("leaf", ["bio_mts_dialog", "bio_mediqa_qa", "bio_aci_bench"])
+@pytest.mark.slow  # ROUGE-L of 16 k on 500 questions, 1,201 conversations, 5,452 answers, 67 notes
+@pytest.mark.parametrize("leaf", ["bio_meqsum", "bio_mts_dialog", "bio_mediqa_qa", "bio_aci_bench"])
 def test_lead_k_is_the_training_data_choice(shared_data, leaf):
     scores = trivial.lead_k_scores(trivial.TRAINING[leaf].read(shared_data))
     assert trivial.choose_lead_k(scores) == trivial.LEAD_K[leaf]
