@@ -27,9 +27,17 @@ corpus F1. ``at_baseline`` = p >= 0.05: the run cannot be told apart from the co
 A generative variant (``bio_medqa_gen``, ``bio_gad_gen``) has the documents and doc ids of the
 log-likelihood task of the same dataset (its "sibling", ``tasks/registry.py``); its baselines
 are computed with the sibling's options and scorer, so both variants of a dataset get the same
-numbers on the same items. NER, HoC and the ROUGE generation tasks have no constant-answer
-baseline in this sense; their record says so (``applicable: false``, with what the empty answer
-scores) and keeps only the share of the most frequent response.
+numbers on the same items.
+
+NER, HoC and the ROUGE generation tasks have no option list. Their baselines are the strongest
+trivial answers of their type (:mod:`leaderboard.trivial`: the all-labels and majority-label
+sets of HoC, a lead-k copy of the input with k fixed on training data, the empty NER answer),
+scored with the task's own ``process_results`` on the run's doc ids (``trivial: true``):
+``majority`` is the best of them, ``constants`` all of them, and the run is tested against the
+best one with the paired approximate randomisation test. Generation tasks also record the mean
+words of the run's responses, of the references and of that trivial answer (ROUGE is
+length-sensitive). Without the task object (or for a task without trivial answers) the record
+says so (``applicable: false``) and keeps only the share of the most frequent response.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from leaderboard import items as itemlib
-from leaderboard import stats
+from leaderboard import stats, trivial
 from leaderboard.schemas import N_RESAMPLES, ItemRecord, TaskBaselines
 from tasks import registry
 from tasks.registry import Category
@@ -74,21 +82,16 @@ def leaves_needed(leaves: Sequence[str]) -> list[str]:
 
 
 def _no_baseline_note(spec: registry.TaskSpec) -> str:
+    why = (
+        "trivial answers not scored (the run's task version is not comparable with the suite's, "
+        "or the suite's task was not built)"
+    )
     if spec.category is Category.GEN:
-        return (
-            "free-text generation: no constant-answer baseline; the empty answer scores "
-            f"{spec.metric} 0"
-        )
+        return f"free-text generation: {why}; the empty answer scores {spec.metric} 0"
     if spec.dataset.startswith("bio_ner"):
-        return (
-            "entity lists: no constant-answer baseline; the empty answer ('none') scores F1 0 "
-            "(no true positives)"
-        )
+        return f"entity lists: {why}; the empty answer ('none') scores F1 0 (no true positives)"
     if spec.dataset == "bio_hoc":
-        return (
-            "multi-label: a constant label set is not one option of a list and is not computed; "
-            "the empty answer scores F1 0"
-        )
+        return f"multi-label: {why}; the empty answer scores F1 0"
     return "no option list: no constant-answer baseline"
 
 
@@ -146,18 +149,12 @@ def _gold_index(task: Any, doc: Any, choices: list[str]) -> int | None:
     return None
 
 
-def constant_table(task: Any, leaf: str, metric: str, items: Sequence[ItemRecord]) -> ConstantTable:
-    """Score every constant answer on the documents of ``items`` with ``task``'s own
-    ``process_results`` (log-likelihood 0 for the constant's option, -1 for every other)."""
+def documents(task: Any, leaf: str, items: Sequence[ItemRecord]) -> list[Any]:
+    """The suite's documents of ``items`` (by doc_id), each checked against its stored hash."""
     from leaderboard.rescore import doc_hash
 
-    if getattr(task, "OUTPUT_TYPE", None) != "multiple_choice":
-        raise BaselineError(f"{leaf}: constant answers need a multiple-choice task")
     docs = task.eval_docs
-    rows: list[list[Any]] = []
-    choices_all: list[list[str]] = []
-    gold: list[int | None] = []
-    kept_docs = []
+    out = []
     for it in items:
         if not 0 <= it.doc_id < len(docs):
             raise BaselineError(
@@ -171,6 +168,21 @@ def constant_table(task: Any, leaf: str, metric: str, items: Sequence[ItemRecord
                 f"document {it.doc_id} of {leaf} here; load the data the run was scored on "
                 "(BIOBENCH_DATA_DIR / BIOBENCH_SOURCE)"
             )
+        out.append(doc)
+    return out
+
+
+def constant_table(task: Any, leaf: str, metric: str, items: Sequence[ItemRecord]) -> ConstantTable:
+    """Score every constant answer on the documents of ``items`` with ``task``'s own
+    ``process_results`` (log-likelihood 0 for the constant's option, -1 for every other)."""
+
+    if getattr(task, "OUTPUT_TYPE", None) != "multiple_choice":
+        raise BaselineError(f"{leaf}: constant answers need a multiple-choice task")
+    rows: list[list[Any]] = []
+    choices_all: list[list[str]] = []
+    gold: list[int | None] = []
+    kept_docs = []
+    for doc in documents(task, leaf, items):
         choices = [str(c) for c in task.doc_to_choice(doc)]
         n = len(choices)
         results = [
@@ -315,7 +327,7 @@ def _free_text(leaf: str, spec: registry.TaskSpec, items: Sequence[ItemRecord]) 
     top = max(answers.values()) if answers else 0
     return TaskBaselines(
         applicable=False,
-        method="No constant-answer baseline (see note). top_share = share of items whose stored "
+        method="No baseline answer scored (see note). top_share = share of items whose stored "
         "response equals the most frequent one (withheld responses count as one response); the "
         "response text is not repeated here.",
         note=_no_baseline_note(spec),
@@ -323,6 +335,118 @@ def _free_text(leaf: str, spec: registry.TaskSpec, items: Sequence[ItemRecord]) 
         n_items=len(items),
         n_distinct=len(answers),
         top_share=top / len(items),
+    )
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _parts(metric: str, values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item ratio parts of a metric's logged values (numbers, or tp/fp/fn counts)."""
+    if values and isinstance(values[0], Mapping):
+        tp, fp, fn = (np.array([float(v[k]) for v in values]) for k in itemlib.COUNT_KEYS)
+        return itemlib.count_parts(metric, tp, fp, fn)
+    return np.array([float(v) for v in values]), np.ones(len(values))
+
+
+def _stored_words(items: Sequence[ItemRecord]) -> list[int]:
+    """Words of each stored response (the raw text where stored), withheld ones left out."""
+    out = []
+    for it in items:
+        text = it.raw_response if it.raw_response is not None else it.response
+        if text is not None and not text.startswith("[response withheld"):
+            out.append(_words(text))
+    return out
+
+
+def _trivial(
+    leaf: str,
+    spec: registry.TaskSpec,
+    items: Sequence[ItemRecord],
+    task: Any,
+    scorer_version: str,
+) -> TaskBaselines | None:
+    """The trivial answers of a free-text task scored on the run's items, the run tested against
+    the best one (None: the task has none)."""
+    docs = documents(task, leaf, items)
+    named = trivial.answers(leaf, list(docs[0].get("label_set") or []))
+    if not named:
+        return None
+    metric = spec.metric
+    scored: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    for name, make in named.items():
+        outputs = [make(doc) for doc in docs]
+        values = [
+            task.process_results(doc, [out])[metric] for doc, out in zip(docs, outputs, strict=True)
+        ]
+        num, den = _parts(metric, values)
+        scored[name] = (num, den, float(np.mean([_words(o) for o in outputs])))
+    scores = {name: itemlib.ratio(num.sum(), den.sum()) for name, (num, den, _) in scored.items()}
+    best = min(scores, key=lambda name: (-scores[name], list(scores).index(name)))
+    run = itemlib.metric_data(items, metric)
+    b_num, b_den, b_words = scored[best]
+    rng = stats.task_rng(SEED, f"baseline:{leaf}")
+    p_value = float(
+        stats.permutation_p(
+            np.column_stack([run.num, b_num]),
+            np.column_stack([run.den, b_den]),
+            [(0, 1)],
+            N_PERMUTATIONS,
+            rng,
+        )[0]
+    )
+    p_value = min(max(p_value, 0.0), 1.0)
+    answers = Counter((it.response if it.response is not None else str(it.choice)) for it in items)
+    n = len(items)
+    generation = spec.category is Category.GEN
+    words = _stored_words(items) if generation else []
+    notes = []
+    if n < 10:
+        notes.append(f"only {n} items: no test can tell the run from a trivial answer")
+    if generation and len(words) < n:
+        notes.append(f"response length over {len(words)} of {n} responses (the rest withheld)")
+    training = trivial.TRAINING.get(leaf)
+    how = {
+        "gen": f"lead-k = the first k words of the input, k = {trivial.LEAD_K.get(leaf)} "
+        "chosen on training data"
+        + (f" ({training.description})" if training else "")
+        + " as the k of the highest mean ROUGE-L",
+        "hoc": "all labels = every hallmark named; majority-label set = the most frequent label "
+        "of the training abstracts" + (f" ({training.description})" if training else ""),
+        "ner": "the empty answer predicts no mention (tp = 0): F1 0 on every corpus",
+    }["gen" if generation else "hoc" if leaf == "bio_hoc" else "ner"]
+    return TaskBaselines(
+        applicable=True,
+        trivial=True,
+        method=(
+            f"Trivial answers (leaderboard/trivial.py) scored with {leaf}'s own process_results "
+            f"on the run's {n} doc ids ({metric}): {how}. majority = the best of them. Test: the "
+            f"run against it, paired approximate randomisation ({N_PERMUTATIONS} swaps, seed "
+            f"{SEED}; exact when 2^n is smaller); at_baseline = p >= {ALPHA}."
+            + (" Words: whitespace-separated, mean per item." if generation else "")
+        ),
+        note="; ".join(notes),
+        metric=metric,
+        n_items=n,
+        scored_with=leaf,
+        scorer_version=scorer_version,
+        majority=scores[best],
+        majority_answer=best[:MAX_LABEL],
+        constants={name[:MAX_LABEL]: score for name, score in scores.items()},
+        n_distinct=len(answers),
+        top_share=max(answers.values()) / n,
+        tested_answer=best[:MAX_LABEL],
+        tested_score=scores[best],
+        test="permutation",
+        p_value=p_value,
+        at_baseline=p_value >= ALPHA,
+        response_words=float(np.mean(words)) if words else None,
+        n_response_words=len(words) if generation else None,
+        reference_words=float(np.mean([_words(str(task.doc_to_target(d))) for d in docs]))
+        if generation
+        else None,
+        baseline_words=b_words if generation else None,
     )
 
 
@@ -336,9 +460,11 @@ def compute(
 ) -> TaskBaselines:
     """Baselines of leaf task ``leaf`` from its item records (any filter) and the suite's Task
     objects (``tasks``: leaf name -> lm-eval Task; must hold ``registry.sibling_leaf(leaf)``, and ``leaf``
-    itself for generative relation extraction). ``reread``: whether ``leaf``'s answer reading
-    is the one the run was scored with (same task version), so that stored responses may be
-    read again to tell options apart (:func:`run_answers`). ``scorer_version``: the version of
+    itself for generative relation extraction and for the trivial answers of free-text tasks).
+    ``reread``: whether ``leaf``'s answer reading is the one the run was scored with (same task
+    version), so that stored responses may be read again to tell options apart
+    (:func:`run_answers`) and a free-text task's trivial answers are scored by the same scorer
+    and documents as the run. ``scorer_version``: the version of
     the task that scored the constants, recorded with them."""
     spec = registry.spec_of_leaf(leaf)
     if spec is None:
@@ -348,7 +474,9 @@ def compute(
         raise BaselineError(f"{leaf}: no items under filter {spec.filter!r}")
     sibling = registry.sibling_leaf(leaf)
     if sibling is None:
-        return _free_text(leaf, spec, chosen)
+        usable = reread and leaf in tasks and trivial.has_answers(leaf)
+        found = _trivial(leaf, spec, chosen, tasks[leaf], scorer_version) if usable else None
+        return found if found is not None else _free_text(leaf, spec, chosen)
     if sibling not in tasks:
         raise BaselineError(f"{leaf}: its baselines need the suite's task {sibling}; build it")
     sibling_task = tasks[sibling]
@@ -451,7 +579,7 @@ def for_submission(
             by_task.get(leaf, []),
             tasks,
             reread=(reread or {}).get(leaf, True),
-            scorer_version=versions.get(registry.sibling_leaf(leaf) or "", ""),
+            scorer_version=versions.get(registry.sibling_leaf(leaf) or leaf, ""),
         )
         for leaf in sub_tasks
     }

@@ -3,10 +3,12 @@
 A samples line (``samples_<task>_<time>.jsonl``) holds the document, the prompt, the raw and
 filtered responses and the per-item metric values. An :class:`~leaderboard.schemas.ItemRecord`
 keeps only what identifies the item (doc_id and lm-eval's doc/prompt/target hashes), what the
-model answered (the filtered response, or the option a multiple-choice task picked) and the
-per-item metric values — never the document, prompt or target text. A free-text response that
-repeats 8 or more consecutive words of its item (models copy their input) is stored as a
-"withheld" marker instead (:func:`echoes_item`); its metric values are kept.
+model answered (the filtered response, e.g. the extracted letter, and the raw generated text,
+so a later extraction rule can be re-applied to a stored run; or the option a multiple-choice
+task picked) and the per-item metric values — never the document, prompt or target text. A
+free-text response that repeats 8 or more consecutive words of its item (models copy their
+input) is stored as a "withheld" marker instead (:func:`echoes_item`); its metric values are
+kept.
 
 Per-item metric values come in two kinds, and every aggregate is recomputed from them:
 
@@ -161,6 +163,23 @@ def _response(filtered: Any, where: str) -> str:
     return filtered
 
 
+def _raw_response(resps: Any, where: str) -> str | None:
+    """The generated text of a samples line (lm-eval: ``resps = [[text]]``; None if absent)."""
+    if resps is None:
+        return None
+    while isinstance(resps, list) and len(resps) == 1:
+        resps = resps[0]
+    if not isinstance(resps, str):
+        raise ItemError(f"{where}: 'resps' of a generation task must hold one generated string")
+    return resps
+
+
+def _stored_text(text: str, sample: dict[str, Any]) -> str:
+    """``text`` as the store keeps it: escaped controls, or withheld if it echoes the item."""
+    text = safe_text(text)
+    return WITHHELD_RESPONSE.format(n=ECHO_WORDS) if echoes_item(text, sample) else text
+
+
 ECHO_WORDS = 8  # a response sharing this many consecutive words with the item is withheld
 # what a withheld response is stored as; every stored withheld response starts with the prefix
 WITHHELD_RESPONSE = "[response withheld: it repeats {n}+ consecutive words of the test item]"
@@ -231,7 +250,7 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
             counts[name] = _counts(value, f"{where} metric {name!r}")
         else:
             metrics[name] = _number(value, f"{where} metric {name!r}")
-    choice = response = None
+    choice = response = raw = None
     if output_type == "multiple_choice":
         choice = _choice(sample["filtered_resps"], where)
         gold = sample.get("target")
@@ -242,9 +261,9 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
                     f"{choice} and the answer is {gold}; the samples file was modified"
                 )
     else:
-        response = safe_text(_response(sample["filtered_resps"], where))
-        if echoes_item(response, sample):
-            response = WITHHELD_RESPONSE.format(n=ECHO_WORDS)
+        response = _stored_text(_response(sample["filtered_resps"], where), sample)
+        generated = _raw_response(sample.get("resps"), where)
+        raw = None if generated is None else _stored_text(generated, sample)
     doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
     try:
         return ItemRecord(
@@ -255,6 +274,7 @@ def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where:
             prompt_hash=sample["prompt_hash"],
             target_hash=sample["target_hash"],
             response=response,
+            raw_response=raw,
             choice=choice,
             metrics=metrics,
             counts=counts,

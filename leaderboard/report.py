@@ -16,6 +16,7 @@ import html
 import io
 from pathlib import Path
 
+from leaderboard import trivial
 from leaderboard.schemas import Comparison, PairedTest
 from tasks import registry
 
@@ -320,6 +321,11 @@ def _baseline_cells(b) -> list[str]:
     if not b.applicable:
         return ["n/a", "n/a", "n/a", f"(free text) ({b.top_share:.1%})", "", ""]
     top = f"{b.top_answer} ({b.top_share:.1%})" if b.top_answer else ""
+    if b.trivial:
+        words = trivial.words_text(b)
+        top = f"(free text) ({b.top_share:.1%})" + (
+            f"; words run / ref / baseline {words}" if words else ""
+        )
     flag = "" if b.at_baseline is None else ("yes" if b.at_baseline else "no")
     return [
         _fmt(b.majority) + (f" ({b.majority_answer})" if b.majority_answer else ""),
@@ -370,7 +376,11 @@ METHODS = [
     "most frequent answer (McNemar exact for accuracy, approximate randomisation for F1) has "
     "p ≥ 0.05. A task difference between two runs that are both at baseline is marked "
     "'both at baseline' (greyed): it compares two ways of answering one option, not two "
-    "abilities. Free-text tasks (NER, HoC, generation) have no constant-answer baseline.",
+    "abilities. Free-text tasks have trivial answers instead (leaderboard/trivial.py), scored "
+    "the same way and tested the same way (approximate randomisation against the best one): "
+    "HoC all labels and the majority-label set, NER the empty answer (F1 0), generation a "
+    "lead-k copy of the input with k fixed on training data; for generation the mean words of "
+    "the run's responses, the references and that copy are shown beside ROUGE.",
 ]
 
 

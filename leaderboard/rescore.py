@@ -21,6 +21,11 @@ suite's ``tasks/`` folder, the suite's data loaders) and checks, with lm-eval's 
 A mismatch raises :class:`ItemError` naming the item and the field. What cannot be recomputed
 without rerunning the model, the raw responses themselves, is trusted (see
 ``submissions/README.md``, "Threat model").
+
+A stored run can be read again under a later answer-extraction rule without the model:
+:func:`reapply` runs the task's current filter and ``process_results`` on an item record's
+stored ``raw_response`` (kept since extraction rule v3; older records and withheld responses
+cannot be re-read).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from leaderboard.items import ItemError
+from leaderboard.items import ItemError, is_withheld
+from leaderboard.schemas import ItemRecord
 
 TOLERANCE = 1e-9
 
@@ -256,3 +262,25 @@ def _same_value(logged: Any, value: Any) -> bool:
 def _short(value: Any, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def reapply(task: Any, item: ItemRecord, doc: Any) -> tuple[list[Any], dict[str, Any]]:
+    """(filtered response, per-item metrics) of a stored generative item under ``task``'s
+    current filter and ``process_results`` (today's extraction rule), from its raw response."""
+    where = f"{item.task} doc_id {item.doc_id}"
+    raw = item.raw_response
+    if raw is None:
+        raise ItemError(
+            f"{where}: no raw response stored (records written before extraction rule v3 keep "
+            "only the extracted answer); rerun the model to score it under today's rule"
+        )
+    if is_withheld(raw):
+        raise ItemError(f"{where}: the raw response was withheld (it repeats the test item)")
+    ensemble = {f.name: f for f in task._filters}.get(item.filter)
+    if ensemble is None:
+        raise ItemError(f"{where}: filter {item.filter!r} is not one of the task's filters")
+    values: Any = [[raw]]  # one request, one response (as TaskRescorer._filtered)
+    for make in ensemble.filters:
+        values = make().apply(values, [doc])
+    filtered = [list(values)[0]]
+    return filtered, task.process_results(doc, filtered)

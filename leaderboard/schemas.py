@@ -217,12 +217,16 @@ class TaskBaselines(Strict):
     Classification tasks (multiple-choice QA, relation extraction; ``applicable``) are scored
     with the suite's own scorer (``task.process_results``) for every constant answer, on the
     run's doc ids: the generative variant of a dataset with the documents of its log-likelihood
-    sibling (``scored_with``). Free-text tasks (NER, HoC, ROUGE) have no constant-answer
-    baseline in this sense: ``note`` says what the empty answer scores instead, and only the
-    share of the most frequent response is kept (never its text).
+    sibling (``scored_with``). Free-text tasks (NER, HoC, ROUGE) have no constant option; they
+    get trivial answers instead (``trivial``: all / majority labels, lead-k copy of the input,
+    the empty answer; :mod:`leaderboard.trivial`), scored the same way, and generation tasks
+    record output lengths beside them. Only the share of the most frequent response is kept
+    (never its text).
     """
 
-    applicable: bool = Field(description="a classification task with a constant-answer baseline")
+    applicable: bool = Field(
+        description="baseline answers were scored: constant options, or trivial answers"
+    )
     method: PlainText = Field(max_length=2000, description="how every number below was computed")
     note: PlainText = Field(default="", max_length=500)
     metric: str = Field(max_length=40, description="the primary metric the numbers are in")
@@ -269,7 +273,25 @@ class TaskBaselines(Strict):
     at_baseline: bool | None = Field(
         default=None,
         description="true: the run is not distinguishable (p >= 0.05) from always giving its "
-        "most frequent answer",
+        "most frequent answer (trivial: from the best trivial answer)",
+    )
+    trivial: bool = Field(
+        default=False,
+        description="free-text task: the baselines are trivial answers fixed on training data "
+        "(leaderboard/trivial.py: all / majority labels, lead-k copy, the empty answer), "
+        "majority = the best of them and the run is tested against it",
+    )
+    response_words: float | None = Field(
+        default=None, ge=0.0, description="generation: mean words of the run's stored responses"
+    )
+    n_response_words: int | None = Field(
+        default=None, ge=0, description="responses that mean is over (withheld ones are not)"
+    )
+    reference_words: float | None = Field(
+        default=None, ge=0.0, description="generation: mean words of the references"
+    )
+    baseline_words: float | None = Field(
+        default=None, ge=0.0, description="generation: mean words of the tested trivial answer"
     )
 
     @field_validator("answers")
@@ -409,7 +431,9 @@ class ItemRecord(Strict):
     """One logged lm-eval sample, without any dataset text.
 
     ``response`` is the filtered response of a generative task (e.g. the extracted letter);
-    ``choice`` the option a multiple-choice task picked (highest log-likelihood). ``metrics`` are
+    ``raw_response`` the text the model generated before any filter (absent in records stored
+    before extraction rule v3), so a later answer-extraction rule can be re-applied to a stored
+    run; ``choice`` the option a multiple-choice task picked (highest log-likelihood). ``metrics`` are
     the per-item values lm-eval logged; ``counts`` the tp/fp/fn of count-based metrics.
     ``cluster`` (optional) is a hash of the document's shared context, e.g. the abstract of a
     sentence, used for clustered standard errors.
@@ -422,6 +446,7 @@ class ItemRecord(Strict):
     prompt_hash: Sha256
     target_hash: Sha256
     response: str | None = Field(default=None, max_length=100_000)
+    raw_response: str | None = Field(default=None, max_length=100_000)
     choice: int | None = Field(default=None, ge=0)
     metrics: dict[str, float] = Field(default_factory=dict)
     counts: dict[str, Counts] = Field(default_factory=dict)

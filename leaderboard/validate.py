@@ -517,7 +517,7 @@ def check_task(
 
 
 def _baselines(leaf: str, items: list[ItemRecord], tasks: dict[str, Any], suite: Suite):
-    scorer = suite.tasks.get(registry.sibling_leaf(leaf) or "")
+    scorer = suite.tasks.get(registry.sibling_leaf(leaf) or leaf)
     try:
         return baselinelib.compute(
             leaf, items, tasks, scorer_version=scorer.version if scorer else ""

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from leaderboard import trivial
 from leaderboard.schemas import check_model_id
 from leaderboard.suite import Suite, load_suite
 from tasks import registry
@@ -1122,7 +1123,8 @@ def submission_files(sub) -> pd.DataFrame:
 
 BASELINE_TABLE_COLUMNS = [
     "column", "task", "metric", "score", "majority", "majority answer", "first option",
-    "random", "top answer", "top share", "tested against", "test", "p", "at baseline", "note",
+    "random", "top answer", "top share", "tested against", "test", "p", "at baseline",
+    "words: run / reference / baseline", "note",
 ]  # fmt: skip
 
 
@@ -1132,8 +1134,10 @@ def _pct(x: float | None) -> float:
 
 def model_baselines(sub) -> pd.DataFrame:
     """Per task of a submission: its score, the majority-class, first-option and uniform-random
-    baselines on the same items (percent), the run's most frequent answer and its share, the
-    paired test against always giving that answer, and the at-baseline flag (``"⚑ yes"``)."""
+    baselines on the same items (percent; free-text tasks: the best trivial answer as majority),
+    the run's most frequent answer and its share, the paired test against always giving that
+    answer (or the trivial answer), the at-baseline flag (``"⚑ yes"``) and, for generation,
+    the mean words of the responses, the references and the trivial answer."""
     display = {t.name: t.display for t in registry.TASKS}
     rows = []
     for t in sub.tasks:
@@ -1142,7 +1146,7 @@ def model_baselines(sub) -> pd.DataFrame:
         if b is not None and b.at_baseline is not None:
             flag = f"{FLAG} yes" if b.at_baseline else "no"
             if not b.at_baseline and b.tested_score is not None and t.score < b.tested_score:
-                flag = "no (below the constant)"
+                flag = "no (below the baseline)" if b.trivial else "no (below the constant)"
         rows.append(
             {
                 "column": display.get(t.column, t.column),
@@ -1153,7 +1157,9 @@ def model_baselines(sub) -> pd.DataFrame:
                 "majority answer": (b.majority_answer or "") if b else "",
                 "first option": _pct(b.first_option) if b else float("nan"),
                 "random": _pct(b.random) if b else float("nan"),
-                "top answer": (b.top_answer or ("(free text)" if not b.applicable else ""))
+                "top answer": (
+                    b.top_answer or ("(free text)" if b.trivial or not b.applicable else "")
+                )
                 if b
                 else "",
                 "top share": _pct(b.top_share) if b else float("nan"),
@@ -1161,6 +1167,7 @@ def model_baselines(sub) -> pd.DataFrame:
                 "test": (b.test or "") if b else "",
                 "p": b.p_value if b and b.p_value is not None else float("nan"),
                 "at baseline": flag,
+                "words: run / reference / baseline": trivial.words_text(b),
                 "note": b.note if b else "no baselines stored (biobench baselines adds them)",
             }
         )

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard import baselines as baselinelib
+from leaderboard import trivial
 from leaderboard.loader import ItemsError, read_items
 from leaderboard.rescore import build_tasks
 from leaderboard.schemas import Submission, TaskBaselines
@@ -76,7 +77,8 @@ def _versions(sub: Submission, tasks_dir: Path) -> tuple[dict[str, bool], dict[s
     A log-likelihood task whose version differs from the suite's is refused: its constants
     would be scored with other prompts or options than the run. A generative task of another
     version keeps its stored answers, but its responses are not read again with today's
-    answer reading (``leaderboard.baselines.run_answers``)."""
+    answer reading (``leaderboard.baselines.run_answers``). A free-text task gets its trivial
+    answers when its version is comparable with the suite's (``Suite.is_stale``)."""
     suite = load_suite(tasks_dir)
     versions = {name: task.version for name, task in suite.tasks.items()}
     reread = {}
@@ -89,15 +91,21 @@ def _versions(sub: Submission, tasks_dir: Path) -> tuple[dict[str, bool], dict[s
                 "or options than the run's"
             )
         reread[task.task] = here == task.version
+        if registry.sibling_leaf(task.task) is None:
+            # free text: its trivial answers are scored by today's task, which must score the
+            # run's documents as the run was (HoC 1.0 and 1.1: the same f1, comparable_versions)
+            reread[task.task] = not suite.is_stale(task.task, task.version)
     return reread, versions
 
 
-def _check_data(sub: Submission) -> None:
+def _check_data(sub: Submission, reread: dict[str, bool]) -> None:
     """The canonical test split here is the one the submission was scored on."""
     from leaderboard.validate import SubmissionError, data_check
 
     for task in sub.tasks:
-        if registry.sibling_leaf(task.task) is None:
+        if registry.sibling_leaf(task.task) is None and not (
+            reread[task.task] and trivial.has_answers(task.task)
+        ):
             continue  # no baselines computed from the data
         try:
             check = data_check(task.task)
@@ -136,7 +144,7 @@ def backfill(
         except (ValueError, ItemsError) as exc:
             raise BackfillError(f"{path}: {str(exc).splitlines()[0]}") from exc
         reread, versions = _versions(sub, tasks_dir)
-        _check_data(sub)
+        _check_data(sub, reread)
         loaded.append((sid, path, data, raw, sub, items, reread))
     needed: set[str] = set()
     for *_, sub, _, reread in loaded:
@@ -146,6 +154,8 @@ def backfill(
                 needed.add(sibling)
                 if reread[task.task]:
                     needed.add(task.task)  # generative relation answers are read again
+            elif reread[task.task] and trivial.has_answers(task.task):
+                needed.add(task.task)  # free text: its trivial answers, scored by the task
     tasks = build_tasks(sorted(needed), tasks_dir) if needed else {}
     outcomes = []
     for sid, path, data, raw, sub, items, reread in loaded:
@@ -188,21 +198,24 @@ def summary(outcome: Outcome) -> list[str]:
         if not b.applicable:
             lines.append(f"  {leaf:<24} {score}  n/a: {b.note}")
             continue
-        top = f"{b.top_answer} ({100 * b.top_share:.1f}%)"
+        top = f"{b.top_answer or '(free text)'} ({100 * b.top_share:.1f}%)"
         p = "—" if b.p_value is None else f"{b.p_value:.3g}"
         flag = "AT BASELINE" if b.at_baseline else ""
+        extra = f"  vs {b.tested_answer}" if b.trivial else ""
+        if trivial.words_text(b):
+            extra += f"; words run / reference / baseline {trivial.words_text(b)}"
         lines.append(
             f"  {leaf:<24} {score} {_pct(b.majority)} {_pct(b.first_option)} {_pct(b.random)}  "
-            f"{top:<26} {p:>8}  {flag}"
+            f"{top:<26} {p:>8}  {flag}{extra}"
         )
     return lines
 
 
 MARKDOWN_HEADER = (
     "| task | metric | score | 95% CI (bootstrap) | majority (answer) | first option | random "
-    "| top answer (share) | p vs top answer | at baseline | items scored / test set (subset) "
-    "| version |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| top answer (share) | p vs top answer | at baseline | words: run / reference / baseline "
+    "| items scored / test set (subset) | version |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -218,20 +231,21 @@ def markdown_rows(sub: Submission) -> list[str]:
         cells = [f"`{t.task}`", t.primary.split(",")[0], f"{t.score:.3f}",
                  f"[{t.ci.low:.3f}, {t.ci.high:.3f}]"]  # fmt: skip
         if b is None:
-            cells += ["not computed"] + [""] * 5
+            cells += ["not computed"] + [""] * 6
         elif not b.applicable:
-            cells += ["— (free text)", "—", "—", "—", "—", "—"]
+            cells += ["— (free text)", "—", "—", "—", "—", "—", "—"]
         else:
             flag = "—" if b.at_baseline is None else ("**yes**" if b.at_baseline else "no")
             if b.at_baseline is False and b.tested_score is not None and t.score < b.tested_score:
                 flag = "no (below it)"
             cells += [
                 f"{b.majority:.3f} ({b.majority_answer})",
-                f"{b.first_option:.3f}",
-                f"{b.random:.3f}",
-                f"{b.top_answer} ({b.top_share:.1%})",
+                "—" if b.first_option is None else f"{b.first_option:.3f}",
+                "—" if b.random is None else f"{b.random:.3f}",
+                f"{b.top_answer or '(free text)'} ({b.top_share:.1%})",
                 "—" if b.p_value is None else f"{b.p_value:.3f}",
                 flag,
+                trivial.words_text(b) or "—",
             ]
         cells.append(f"{t.data.n_logged} / {t.data.n_total} ({t.item_subset})")
         cells.append(t.version)

@@ -1,4 +1,4 @@
-"""Answer extraction of the generative tasks (rule v2), one table per answer form, and its wiring.
+"""Answer extraction of the generative tasks (rule v3; v3 classes: test_extraction_v3.py), one table per answer form, and its wiring.
 
 Forms: option letters (MedQA, MedMCQA, MMLU, HEAD-QA ``*_gen``), yes/no/maybe (PubMedQA,
 BioASQ ``*_gen``), relation labels (ChemProt, DDI, GAD ``*_gen``) and entity lists (the NER tasks).
@@ -183,7 +183,7 @@ WORD_CASES = [
     ("Maybe; the evidence is mixed.", YN3, "maybe"),
     ("Yes — no side effects were reported.", YN3, "yes"),
     ("Yes\nExplanation: the cohort was large.", YN3, "yes"),
-    ("No evidence supports this.", YN3, "no"),  # the answer opens with "No"
+    ("No evidence supports this.", YN3, INVALID),  # v3: the determiner "No" is no answer
     ("The evidence suggests yes.", YN3, "yes"),
     ("Based on the results, the answer is no.", YN3, "no"),
     ("The study found no significant effect, so the answer is yes.", YN3, "yes"),
@@ -199,7 +199,7 @@ WORD_CASES = [
     ("yes/no", YN3, INVALID),
     ("Yes and no.", YN3, INVALID),
     ("Answer: yes or maybe", YN3, INVALID),
-    ("There is no clear evidence either way, so maybe.", YN3, INVALID),  # names no and maybe
+    ("There is no clear evidence either way, so maybe.", YN3, "maybe"),  # v3: "no" determiner
     ("maybe", YN2, INVALID),
     ("I cannot answer this question.", YN3, INVALID),
     ("I'm sorry, I don't know.", YN3, INVALID),
@@ -266,7 +266,7 @@ LABEL_CASES = [
     (DDI, "There is no interaction", "false"),
     (DDI, "effect or mechanism", UNPARSED),
     (DDI, "I cannot determine whether there is an interaction.", UNPARSED),  # refusal
-    (DDI, "The drugs interact.", UNPARSED),
+    (DDI, "The drugs interact.", "int"),  # v3: a verb of the label definition (class f)
     (GAD, "yes", "1"),
     (GAD, "Yes, they are associated.", "1"),
     (GAD, "True", "1"),
@@ -543,7 +543,7 @@ def test_lm_eval_pipeline_reports_unparsed_rate(monkeypatch):
         samples = out["samples"][name]
         rate = sum(s["unparsed"] for s in samples) / len(samples)
         assert out["results"][name][f"unparsed,{filt}"] == pytest.approx(rate)
-        assert out["versions"][name] == 1.1
+        assert out["versions"][name] == 1.2  # extraction rule v3 (tasks/CHANGELOG.md)
     for s in out["samples"]["bio_medqa_gen"]:
         extracted = s["filtered_resps"][0]
         assert extracted == mc.extract_letter(s["resps"][0][0], 4, s["doc"]["choices"])

@@ -270,7 +270,7 @@ REJECTIONS = [
     (_counts, [], "task bio_ner_bc2gm"),
     (_nan, [], "$.results.bio_meqsum.rouge1_stderr,none: nan is NaN or infinite"),
     (_foreign_task, [], "'mmlu_anatomy' is not part of the BioInstruct Bench suite"),
-    (_version, [], "bio_medqa_gen has version 0.5 but the suite's is 1.1"),
+    (_version, [], "bio_medqa_gen has version 0.5 but the suite's is 1.2"),
     (_no_samples, [], "rerun with --log_samples"),
     (_other_data, [], "differs from record 0 of the suite's bio_pubmedqa test split"),
     (_block_hash, [], "bio_chemprot was evaluated on data with SHA-256 000"),

@@ -63,6 +63,22 @@ def test_generation_item_keeps_the_filtered_response():
     assert item.response == "B" and item.metrics == {"exact_match": 1.0}
 
 
+def test_generation_item_keeps_the_raw_response_beside_the_extracted_answer():
+    """Rule v3 (tasks/CHANGELOG.md): a later extraction rule can be re-applied to the stored run."""
+    raw = "Definitely not A; I'd go with (b)."
+    s = sample(resps=[[raw]], filtered_resps=["B"], metrics=["exact_match"], exact_match=True)
+    item = itemlib.item_from_sample("t", s, "generate_until", "line 1")
+    assert (item.response, item.raw_response) == ("B", raw)
+    stored = itemlib.parse_items(itemlib.write_items([item]))[0]
+    assert stored.raw_response == raw
+    # a multiple-choice item keeps its choice and no text; a line without resps keeps None
+    assert itemlib.item_from_sample("t", sample(), "multiple_choice", "l").raw_response is None
+    bare = sample(filtered_resps=["B"], metrics=["exact_match"], exact_match=True)
+    assert itemlib.item_from_sample("t", bare, "generate_until", "l").raw_response is None
+    with pytest.raises(itemlib.ItemError, match="one generated string"):
+        itemlib.item_from_sample("t", {**s, "resps": [[1, 2]]}, "generate_until", "l")
+
+
 def test_a_response_that_copies_its_item_is_withheld():
     """A model that repeats its input would smuggle dataset text into the store."""
     question = "I need to know who manufactures the allergy tablets sold at my local pharmacy."
@@ -74,8 +90,10 @@ def test_a_response_that_copies_its_item_is_withheld():
     copied = sample(
         filtered_resps=["Question: I need to know who manufactures the allergy tablets"], **base
     )
+    copied["resps"] = [copied["filtered_resps"]]
     item = itemlib.item_from_sample("t", copied, "generate_until", "line 1")
     assert itemlib.is_withheld(item.response) and item.metrics == {"rougeL": 0.4}
+    assert item.raw_response == item.response  # the raw text is withheld too
     assert "manufactures" not in item.model_dump_json()
     own = sample(filtered_resps=["Who makes the allergy tablets my pharmacy sells?"], **base)
     assert itemlib.item_from_sample("t", own, "generate_until", "l").response == own[

@@ -39,8 +39,19 @@ INSTRUCTION = (
 )
 
 
+TRAIN_FILE = "aci_bench/train.json"  # 67 visits, same format
+
+
 def parse_local(root: Path) -> list[GenerationRecord]:
-    path = root / LOCAL_FILE
+    return read_json(root / LOCAL_FILE)
+
+
+def parse_train(root: Path) -> list[GenerationRecord]:
+    """The official training set (training data; not part of the test split)."""
+    return read_json(root / TRAIN_FILE)
+
+
+def read_json(path: Path) -> list[GenerationRecord]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
         raise ValueError(f'{path}: expected {{"data": [{{"src", "tgt", "file"}}, ...]}}')

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.common.ie_records import RelationRecord, relation_record_from_dict, to_dataset_dict
-from tasks.common.ie_tasks import RelationPrompt
+from tasks.common.ie_tasks import RelationPrompt, regulation_words
 from tasks.common.sources import load, local_source
 
 LOCAL_FILE = "chemprot/blurb/test.tsv"
@@ -49,14 +49,44 @@ PROMPT = RelationPrompt(
         "CPR:9": "substrate",
         "False": "none",
     },
+    # the instruction's definitions as verbs and nouns (extraction rule v3): "activates or
+    # up-regulates" -> activator, "inhibits or down-regulates" -> inhibitor, ...
     aliases={
-        "CPR:3": ["CPR:3", "upregulator", "up-regulator", "activation", "activates"],
-        "CPR:4": ["CPR:4", "downregulator", "down-regulator", "inhibition", "inhibits"],
-        "CPR:5": ["CPR:5"],
-        "CPR:6": ["CPR:6"],
-        "CPR:9": ["CPR:9", "product"],
-        "False": ["no relation", "no", "false"],
-    },
+        "CPR:3": [
+            "CPR:3",
+            "activators",
+            "activate",
+            "activates",
+            "activated",
+            "activating",
+            "activation",
+            *regulation_words("up"),
+        ],
+        "CPR:4": [
+            "CPR:4",
+            "inhibitors",
+            "inhibit",
+            "inhibits",
+            "inhibited",
+            "inhibiting",
+            "inhibition",
+            "inhibitory",
+            *regulation_words("down"),
+        ],
+        "CPR:5": ["CPR:5", "agonists", "agonism", "agonistic"],
+        "CPR:6": [
+            "CPR:6",
+            "antagonists",
+            "antagonism",
+            "antagonistic",
+            "antagonize",
+            "antagonizes",
+            "antagonise",
+            "antagonises",
+        ],
+        "CPR:9": ["CPR:9", "substrates", "product", "products"],
+        "False": ["no relation", "no relationship", "no interaction", "no", "false"],
+    },  # fmt: skip
 )
 
 

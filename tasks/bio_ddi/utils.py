@@ -62,12 +62,34 @@ PROMPT = RelationPrompt(
         "int": "interaction",
         "false": "none",
     },
+    # the instruction's definitions as verbs and nouns (extraction rule v3)
     aliases={
-        "advise": ["advise", "recommendation"],
-        "mechanism": ["pharmacokinetic"],
-        "int": ["int"],
-        "false": ["no interaction", "no relation", "no", "false"],
-    },
+        "advise": [
+            "advise",
+            "advises",
+            "advised",
+            "recommendation",
+            "recommend",
+            "recommends",
+            "recommended",
+            "warning",
+            "warns",
+        ],
+        "effect": ["effects", "pharmacodynamic", "pharmacodynamics"],
+        "mechanism": ["mechanisms", "mechanistic", "pharmacokinetic", "pharmacokinetics"],
+        "int": ["int", "interactions", "interact", "interacts", "interacting"],
+        "false": [
+            "no interaction",
+            "no interactions",
+            "no relation",
+            "no",
+            "false",
+            "do not interact",
+            "does not interact",
+            "don't interact",
+            "doesn't interact",
+        ],
+    },  # fmt: skip
     weak=("int",),
 )
 

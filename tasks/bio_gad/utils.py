@@ -41,7 +41,18 @@ PROMPT = RelationPrompt(
         f"disease masked as {DISEASE}? Reply with yes or no."
     ),
     verbalise={"1": "yes", "0": "no"},
-    aliases={"1": ["true", "associated"], "0": ["false", "not associated", "no association"]},
+    # "an association" as verb, adjective or noun (extraction rule v3)
+    aliases={
+        "1": ["true", "associated", "association", "associations", "associates", "associate"],
+        "0": [
+            "false",
+            "not associated",
+            "no association",
+            "no associations",
+            "not an association",
+            "unassociated",
+        ],
+    },  # fmt: skip
 )
 
 

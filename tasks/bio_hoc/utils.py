@@ -130,7 +130,7 @@ def split_test_pmids(pmids: list[str]) -> list[str]:
     return sorted(sorted(pmids, key=split_rank)[:TEST_SIZE], key=int)
 
 
-def parse_local(root: Path) -> list[MultiLabelRecord]:
+def _pmids(root: Path) -> list[str]:
     text_dir, label_dir = root / TEXT_DIR, root / LABEL_DIR
     pmids = sorted(p.stem for p in text_dir.glob("*.txt"))
     missing = [p for p in pmids if not (label_dir / f"{p}.txt").is_file()]
@@ -138,10 +138,25 @@ def parse_local(root: Path) -> list[MultiLabelRecord]:
         raise ValueError(
             f"{label_dir}: no label file for {len(missing)} abstracts, e.g. {missing[0]}"
         )
+    return pmids
+
+
+def _read(root: Path, pmids: list[str]) -> list[MultiLabelRecord]:
     return [
-        read_abstract(text_dir / f"{p}.txt", label_dir / f"{p}.txt")
-        for p in split_test_pmids(pmids)
+        read_abstract(root / TEXT_DIR / f"{p}.txt", root / LABEL_DIR / f"{p}.txt") for p in pmids
     ]
+
+
+def parse_local(root: Path) -> list[MultiLabelRecord]:
+    return _read(root, split_test_pmids(_pmids(root)))
+
+
+def parse_train(root: Path) -> list[MultiLabelRecord]:
+    """The 1,481 abstracts outside the test split, ordered by PMID (training data; the trivial
+    baselines' majority label set is fixed on them, ``leaderboard/trivial.py``)."""
+    pmids = _pmids(root)
+    test = set(split_test_pmids(pmids))
+    return _read(root, sorted((p for p in pmids if p not in test), key=int))
 
 
 SOURCE = DatasetSource(

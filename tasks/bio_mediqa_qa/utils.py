@@ -17,6 +17,7 @@ Example record::
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,30 @@ SOURCE = local_source(
 
 def load_test(**_: Any):
     return gen.to_dataset_dict(load(SOURCE), INSTRUCTION)
+
+
+TRAIN_FILE = "chatdoctor/chatdoctor5k.json"
+
+
+def parse_train(root: Path) -> list[GenerationRecord]:
+    """Stand-in training data: MEDIQA 2019's own QA training set is not part of the suite's data,
+    so the patient question -> doctor answer pairs of ChatDoctor's GenMedGPT-5k (the recipe's
+    generation data, ``chatdoctor/chatdoctor5k.json``: ``[{"input", "output"}, ...]``) are used
+    where training data is needed (the lead-k baseline's k, ``leaderboard/trivial.py``)."""
+    path = root / TRAIN_FILE
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, list):
+        raise ValueError(f'{path}: expected a list of {{"input", "output"}} objects')
+    records = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not {"input", "output"} <= set(item):
+            raise ValueError(f"{path}: item {i} lacks 'input' / 'output'")
+        if str(item["input"]).strip() and str(item["output"]).strip():
+            records.append(
+                GenerationRecord(
+                    id=f"chatdoctor5k-{i}",
+                    input=str(item["input"]).strip(),
+                    references=[str(item["output"]).strip()],
+                )
+            )
+    return records

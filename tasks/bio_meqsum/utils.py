@@ -47,8 +47,18 @@ def test_split(records: list[GenerationRecord]) -> list[GenerationRecord]:
     return [r for r in records if r.id in chosen]
 
 
+def _all(root: Path) -> list[GenerationRecord]:
+    return gen.read_summaries(root / LOCAL_FILE, "File", "CHQ", "Summary")
+
+
 def parse_local(root: Path) -> list[GenerationRecord]:
-    return test_split(gen.read_summaries(root / LOCAL_FILE, "File", "CHQ", "Summary"))
+    return test_split(_all(root))
+
+
+def parse_train(root: Path) -> list[GenerationRecord]:
+    """The 500 records outside the test split, in file order (training data)."""
+    test = {r.id for r in parse_local(root)}
+    return [r for r in _all(root) if r.id not in test]
 
 
 SOURCE = local_source(

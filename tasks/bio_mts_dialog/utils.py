@@ -66,8 +66,19 @@ def instruction(record: GenerationRecord) -> str:
     )
 
 
+TRAIN_FILE = "mts_dialog/MTS-Dialog-TrainingSet.csv"  # 1,201 conversations, same columns
+
+
 def parse_local(root: Path) -> list[GenerationRecord]:
-    path = root / LOCAL_FILE
+    return read_csv(root / LOCAL_FILE)
+
+
+def parse_train(root: Path) -> list[GenerationRecord]:
+    """The official training set (training data; not part of the test split)."""
+    return read_csv(root / TRAIN_FILE)
+
+
+def read_csv(path: Path) -> list[GenerationRecord]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         wanted = {"ID", "section_header", "section_text", "dialogue"}

@@ -3,9 +3,9 @@
 Parsers, each total (any string in, a well-formed result out, never an exception):
 
 * :func:`read_mentions` / :func:`parse_mentions` — a list of entity mentions (entity-list rule
-  v2, below); ``read_mentions`` also says whether the answer was understood.
+  v3, below); ``read_mentions`` also says whether the answer was understood.
 * :func:`read_label` (alias :func:`parse_label`) — the one label of a closed set an answer
-  commits to, or None (relation label rule v2, below).
+  commits to, or None (relation label rule v3, below).
 * :func:`parse_labels` — every label of a closed set an answer names (multi-label answers; HoC,
   unchanged).
 
@@ -22,11 +22,17 @@ oxide), while ``no`` / ``No`` means none. New in v2: a chatty lead-in is removed
 ``The chemical(s) (mentioned) in the sentence is/are X``, ``The sentence mentions/contains (the
 following diseases:) X``, a line that only announces the list (``Here are the chemicals
 mentioned:``) — and so is a trailer (``X is the only chemical mentioned``); in v1 each such
-sentence was one (false-positive) mention. Lines that refuse are dropped. *Unparsed*: an empty
+sentence was one (false-positive) mention. Lines that refuse are dropped. **v3** (NER task
+versions 1.2, JNLPBA 1.3): a JSON object is read for the mentions it holds (``{"entities":
+[...]}``, ``{"chemicals": [{"text": ...}]}``, ``{"aspirin": "chemical"}``; keys are field names,
+never mentions), a numbered or bulleted item loses its gloss (``1. aspirin - a salicylate``,
+``2) ibuprofen: an NSAID``, ``- **TNF** – ...``), and an answer whose first line or sentence
+says there are none (``There are no chemical entities in this text.``, ``None found``, ``The
+sentence does not mention any chemicals``) gives no mention, whatever follows. *Unparsed*: an empty
 answer, or one whose first line is a refusal (:mod:`tasks.common.refusals`); it predicts no
 mention (gold mentions are false negatives, no false positive) and is logged as ``unparsed``.
 
-**Relation label rule v2** (v1, task version 1.0: the label named earliest, and an answer naming
+**Relation label rule v3** (v2 = task version 1.1; v1, task version 1.0: the label named earliest, and an answer naming
 none read as "no relation"). Labels are found by their aliases (whole words, any case; at one
 position the longest alias wins, so ``not associated`` hides the ``associated`` inside it):
 
@@ -38,8 +44,11 @@ position the longest alias wins, so ``not associated`` hides the ``associated`` 
    label is named, the ``weak`` ones (DDI's ``interaction``): exactly one -> it; none or several
    (``agonist and antagonist``) -> None.
 
-A label followed by ``or`` / ``/`` / ``and`` another label (``activator or inhibitor``) is a
-hedge -> None. None is *unparsed*, never the negative class: scoring treats it as an abstention
+A label followed by ``or`` / ``/`` / ``and`` / ``vs`` another label, fillers allowed
+(``activator or inhibitor``, ``inhibitor, or possibly antagonist``), is a hedge -> None. New in
+v3: the determiner "No" (``No conclusion can be drawn``) is not the alias ``no``; negations
+include ``n't`` forms and ``never`` (``doesn't inhibit``); and the tasks' aliases name their
+labels' definitions as verbs and nouns (``interacts``, ``association``, ``up-regulates``). None is *unparsed*, never the negative class: scoring treats it as an abstention
 (``tasks.common.ie_metrics.unparsed_label_counts``).
 """
 
@@ -50,16 +59,27 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from tasks.common.refusals import is_refusal
+from tasks.common.refusals import is_determiner_no, is_refusal
 
+ENTITY_RULE_VERSION = 3  # entity lists (read_mentions)
+LABEL_RULE_VERSION = 3  # relation labels (read_label)
 MAX_MENTIONS = 100  # an answer longer than this is cut (degenerate repetition)
 MAX_MENTION_CHARS = 300
 
 _NONE_ANSWER = re.compile(
-    r"""^(?:none|nothing|n/a|null|no|nil|\[\s*\]|-+)(?:\s+(?:found|identified|present|mentioned))?$
-      |^(?:there\s+(?:are|is)\s+)?no\s+(?:\w+\s+){0,3}(?:entit(?:y|ies)|mentions?|names?)\b.*$
-      |^(?:there\s+(?:are|is)\s+)?no\s+(?:\w+\s+){0,3}(?:found|mentioned|present)\b.*$
-      |^the\s+(?:sentence|text)\s+(?:does\s+not|doesn't)\s+(?:contain|mention)\b.*$""",
+    r"""^(?:none|nothing|n/a|null|nil|no|\[\s*\]|\{\s*\}|-+|not\s+applicable|zero)
+        (?:\s+(?:found|identified|present|mentioned|detected|listed))?$
+      |^none\b(?!\s*[,;:]\s*\S).*$
+      |^(?:i\s+(?:found|could\s+find|can\s+find|see|identified|detected)\s+)?no\s+(?:\w+\s+){0,4}
+        (?:entit(?:y|ies)|mentions?|names?|chemicals?|compounds?|drugs?|diseases?|disorders?
+        |genes?|proteins?|found|mentioned|present|identified|detected)\b.*$
+      |^there\s+(?:are|is|were|was)\s+(?:no|not\s+any|none)\b.*$
+      |^there\s+(?:aren't|isn't|weren't|wasn't)\s+any\b.*$
+      |^(?:the\s+|this\s+)?(?:given\s+|provided\s+|input\s+)?(?:sentence|text|input|abstract|passage)
+        \s+(?:does\s+not|doesn't|did\s+not|didn't)\s+(?:\w+\s+)?
+        (?:contain|mention|include|have|list|name|refer)\b.*$
+      |^(?:the\s+|this\s+)?(?:given\s+|provided\s+)?(?:sentence|text|input|abstract|passage)
+        \s+(?:contains|mentions|includes|has|lists|names)\s+no\b.*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·‣◦–—>]+|\(?\d{1,3}[.)](?=\s)|\(?[a-z]\)(?=\s))\s*")
@@ -155,6 +175,90 @@ def _is_none_answer(text: str) -> bool:
     return bool(_NONE_ANSWER.match(stripped))
 
 
+_FIRST_SENTENCE = re.compile(r"^(.*?[.!?])(?:\s+|$)", re.S)
+
+
+def _opens_with_none(text: str) -> bool:
+    """Whether the answer's first line or first sentence says there are no mentions ("There are
+    no chemical entities in this text. ..."): then nothing after it is a mention (v3)."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    sentence = _FIRST_SENTENCE.match(first)
+    return _is_none_answer(first) or bool(sentence and _is_none_answer(sentence.group(1)))
+
+
+# a gloss after the mention of a list item: "1. aspirin - a salicylate", "2) ibuprofen: an
+# NSAID", "- **TNF** – tumour necrosis factor" (v3); hyphens inside a name ("IL-2") do not count
+_GLOSS = re.compile(r"\s+[-–—]+\s+|\s*:\s+|\s+\((?:a|an|the|which|that|used)\b")
+# values of a JSON object that say what type a mention is ({"aspirin": "chemical"})
+_TYPE_VALUE = re.compile(rf"^(?:[bi]-)?{_TYPE_WORD}$", re.IGNORECASE)
+MAX_JSON_CHARS = 100_000
+
+
+def _cut_gloss(item: str) -> str:
+    bold = re.match(r"^\s*\*\*(.+?)\*\*", item)  # "**aspirin** (a drug): ..."
+    if bold:
+        return bold.group(1)
+    return _GLOSS.split(item, maxsplit=1)[0]
+
+
+def _json_values(value: object, depth: int = 0) -> list[str]:
+    """Mentions held by a parsed JSON value: lists of strings or of {"text": ...} objects, and
+    the lists / strings under the keys of an object (its keys are names of fields, never
+    mentions), except an object mapping mentions to their type ({"aspirin": "chemical"})."""
+    if depth > 5:
+        return []
+    if isinstance(value, list):
+        out = []
+        for v in value:
+            item = _json_item(v)
+            if item is not None:
+                out.append(item)
+            elif isinstance(v, dict | list):
+                out.extend(_json_values(v, depth + 1))
+        return out
+    if isinstance(value, dict):
+        if value and all(
+            isinstance(v, str) and _TYPE_VALUE.match(v.strip()) for v in value.values()
+        ):
+            return [str(k) for k in value]
+        item = _json_item(value)
+        if item is not None:
+            return [item]
+        out = []
+        for v in value.values():
+            if isinstance(v, str):
+                out.extend(_SEPARATOR.split(v))
+            else:
+                out.extend(_json_values(v, depth + 1))
+        return out
+    item = _json_item(value)
+    return [item] if item is not None else []
+
+
+def _json_object(text: str) -> list[str] | None:
+    """Mentions of a JSON object that is the whole answer (``{"entities": ["a", "b"]}``, maybe
+    after a header or in a code fence), else None. Not valid JSON: the quoted strings that are
+    not keys."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start or end - start > MAX_JSON_CHARS:
+        return None
+    prefix, suffix = text[:start].strip(), text[end + 1 :].strip(" \t\n`.")
+    if suffix or not (not prefix or prefix.endswith(":") or prefix.startswith("```")):
+        return None
+    body = text[start : end + 1]
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        value = None
+    if isinstance(value, dict):
+        return _json_values(value)
+    return [
+        m.group(1) if m.group(1) is not None else m.group(2)
+        for m in _QUOTED_ITEM.finditer(body)
+        if not re.match(r"\s*:", body[m.end() :])
+    ]
+
+
 def _strip_lead_in(text: str) -> str:
     text = _PLEASANTRY.sub("", text, count=1)
     lead = _LEAD_IN.match(text)
@@ -173,7 +277,7 @@ def _is_lead_line(line: str) -> bool:
 
 
 def read_mentions(response: str) -> tuple[list[str], bool]:
-    """The mentions an answer lists, and whether the answer was understood (entity rule v2).
+    """The mentions an answer lists, and whether the answer was understood (entity rule v3).
 
     Not understood (``unparsed``): an empty answer, or a refusal (``tasks.common.refusals``);
     both read as no mentions. A "none" answer is understood and lists no mentions.
@@ -191,9 +295,11 @@ def parse_mentions(response: str) -> list[str]:
     if not isinstance(response, str):
         return []
     text = _strip_lead_in(response.strip())
-    if not text or _is_none_answer(text):
+    if not text or _is_none_answer(text) or _opens_with_none(text):
         return []
-    items = _json_list(text)
+    items = _json_object(text)
+    if items is None:
+        items = _json_list(text)
     if items is None:
         items = []
         for line in text.splitlines():
@@ -202,7 +308,13 @@ def parse_mentions(response: str) -> list[str]:
             header = _HEADER.match(line)
             if header and _HEADER_WORDS.search(header.group(0)):
                 line = line[header.end() :]
+            item_line = _BULLET.match(line)
             line = _BULLET.sub("", line, count=1)
+            if item_line and item_line.group(0).strip():  # a list item: drop its gloss
+                header = _HEADER.match(line)
+                if header and _HEADER_WORDS.search(header.group(0)):
+                    line = line[header.end() :]
+                line = _cut_gloss(line)
             line = _TRAILER.sub("", _strip_lead_in(line))
             if not line.strip() or _is_none_answer(line) or is_refusal(line):
                 continue
@@ -242,11 +354,19 @@ _LABEL_MARKER = re.compile(
     r"|class|category|type)(?:\s+type)?\s*(?:is|would\s+be|[:=\-–—])\s*(?:an?\s+|the\s+)?",
     re.IGNORECASE,
 )
-_LABEL_LEAD = re.compile(r"^[\s\-*•>#\"'`“”‘’(\[]*(?:an?\s+|the\s+)?", re.IGNORECASE)
-_LABEL_HEDGE = re.compile(r"\s*(?:,\s*)?(?:or|/|and/or|and)\s*(?:an?\s+|the\s+)?", re.IGNORECASE)
+_LABEL_LEAD = re.compile(
+    r"^[\s\-*•>#\"'`“”‘’(\[]*(?:(?:either|both)\s+)?(?:an?\s+|the\s+)?", re.IGNORECASE
+)
+_LABEL_HEDGE = re.compile(
+    r"\s*[)\]]?\s*(?:[,(]\s*)?(?:or|/|and/or|and|nor|vs\.?|versus)\s*"
+    r"(?:(?:possibly|perhaps|probably|potentially|maybe|also|even|rather|both)\s+)*"
+    r"(?:an?\s+|the\s+)?",
+    re.IGNORECASE,
+)
 _LABEL_NEGATED = re.compile(
-    r"(?:\bnot|\bnor|\bneither|\bno\s+longer|\bisn't|\bisn’t|\brather\s+than|\binstead\s+of)"
-    r"\s+(?:an?\s+|the\s+)?$",
+    r"(?:\bnot|\bnor|\bneither|\bnever|\bno\s+longer|\b\w+n['’]t|\brather\s+than"
+    r"|\binstead\s+of)\s+(?:(?:definitely|necessarily|clearly|directly|really)\s+)?"
+    r"(?:an?\s+|the\s+)?$",
     re.IGNORECASE,
 )
 
@@ -259,6 +379,8 @@ def _label_hits(text: str, aliases: Mapping[str, Sequence[str]]) -> list[tuple[i
     for start, neg_length, label in sorted(_matches(text, aliases)):  # leftmost, then longest
         if start >= end:
             end = start - neg_length
+            if is_determiner_no(text[start:end], text[end : end + 40]):
+                continue  # "No conclusion can be drawn": the determiner, not the label "no"
             out.append((start, end, label))
     return out
 
@@ -272,7 +394,7 @@ def _hedged(text: str, hit: tuple[int, int, str], hits: Sequence[tuple[int, int,
 def read_label(
     response: str, aliases: Mapping[str, Sequence[str]], weak: Iterable[str] = ()
 ) -> str | None:
-    """The one label an answer commits to, or None when it names none or several (label rule v2).
+    """The one label an answer commits to, or None when it names none or several (label rule v3).
 
     In order: (1) an explicit marker ("Answer: inhibitor", "The relation is an antagonist"; the
     last one wins); (2) a refusal -> None; (3) the label the answer opens with ("No relation;
@@ -297,7 +419,7 @@ def read_label(
     first = by_start.get(lead.end() if lead else 0)
     if first is not None:
         return None if _hedged(text, first, hits) else first[2]
-    named = [h for h in hits if not _LABEL_NEGATED.search(text[: h[0]])]
+    named = [h for h in hits if not _LABEL_NEGATED.search(text[max(0, h[0] - 60) : h[0]])]
     weak = set(weak)
     strong = {label for _, _, label in named if label not in weak}
     labels = strong or {label for _, _, label in named}
@@ -307,7 +429,7 @@ def read_label(
 def parse_label(
     response: str, aliases: Mapping[str, Sequence[str]], weak: Iterable[str] = ()
 ) -> str | None:
-    """Alias of :func:`read_label` (the label rule v2)."""
+    """Alias of :func:`read_label` (the label rule v3)."""
     return read_label(response, aliases, weak)
 
 

@@ -22,7 +22,7 @@ from tasks.common.ie_parsing import parse_labels, read_label, read_mentions
 from tasks.common.prompting import render_prompt
 
 NONE_ANSWER = "none"
-UNPARSED = "[unparsed]"  # ``pred`` of an answer that names no label (relation label rule v2)
+UNPARSED = "[unparsed]"  # ``pred`` of an answer that names no label (relation label rule v3)
 _NO_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
 
@@ -120,7 +120,7 @@ def relation_gen_results(
 ) -> ProcessResults:
     """``process_results`` of a generative RE task whose labels are named by ``aliases``.
 
-    Relation label rule v2 (:func:`tasks.common.ie_parsing.read_label`). An answer that commits
+    Relation label rule v3 (:func:`tasks.common.ie_parsing.read_label`). An answer that commits
     to no label (names none, several, or refuses) is *unparsed*, never read as "no relation":
     ``pred`` is ``[unparsed]``, ``unparsed`` is 1, ``acc`` is 0, and its counts are those of an
     abstention (:func:`tasks.common.ie_metrics.unparsed_label_counts`): a false negative when the
@@ -136,6 +136,13 @@ def relation_gen_results(
         return _scores(_item(counts, label), acc=float(label == doc["label"]), unparsed=0.0)
 
     return process_results
+
+
+def regulation_words(direction: str) -> list[str]:
+    """``up`` / ``down`` regulation as verb, noun and agent, hyphenated or not ("up-regulates",
+    "upregulation", "down-regulator"): aliases of a relation label (extraction rule v3)."""
+    stems = ("regulates", "regulate", "regulated", "regulating", "regulation", "regulator")
+    return [f"{direction}{sep}{stem}" for stem in stems for sep in ("-", "")]
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,21 @@ unparseable rate. Markdown (``*``, backticks), quotes and ``\\boxed{X}`` are dro
 answer is read up to ``MAX_ANSWER_CHARS``. A *refusal* is any phrase of
 :mod:`tasks.common.refusals` ("I cannot ...", "I'm sorry", "As an AI ...").
 
-**Letter rule v2** (``LETTER_RULE_VERSION``; v1 was the rule of task version 1.0). The first
-step that applies decides:
+**Letter rule v3** (``LETTER_RULE_VERSION``; v1 was the rule of task version 1.0, v2 of 1.1; v3,
+task version 1.2, reads hedges with fillers and "A or B" as a hedge). The first step that
+applies decides:
 
 1. Explicit markers: ``Answer: B``, ``The (correct|final) answer is (B)``, ``The correct option
    is d``, ``Choice: C``, ``I would choose / I'd go with (option) B``, ``Therefore, B``,
    ``\\boxed{B}``, and a letter followed by a verdict (``B is correct``, ``(c) is the right
    answer``, ``D is the most likely``). Several markers: the last one wins (a model correcting
-   itself); a marked letter followed by ``or``/``/``/``and`` another option (``B or C``) is a
-   hedge -> ``[invalid]``.
+   itself); a marked letter followed by ``or``/``/``/``and``/``vs`` another option, fillers
+   allowed (``B or C``, ``B, or possibly C``, ``B (or C)``), is a hedge -> ``[invalid]``.
 2. A refusal -> ``[invalid]``.
 3. The answer opens with a letter: ``B``, ``b``, ``(b)``, ``B.``, ``B)``, ``B:``, ``B -``,
-   ``Option B: ...``, ``B, because ...``, ``B\\n...``; not when followed by another option
-   (``B and C are wrong``) or by a negation (``A is not correct``).
+   ``Option B: ...``, ``B, because ...``, ``B\\n...``; not when followed by a negation (``A is
+   not correct``); followed by a connective and another option (``A or B``, ``Either B or C``,
+   ``B and C are both plausible``) it is a hedge -> ``[invalid]``.
 4. Lines that are a lone letter (``C``, ``(c)``, ``Answer - C``): one letter -> it; several
    different -> ``[invalid]``.
 5. Options named anywhere: bracketed letters (``(b)``, ``b)``), letters after ``option`` /
@@ -49,16 +51,20 @@ tumour``, ``I think ...``) and never an option, unless the word is a verb of com
 correct``, ``A because ...``) or the start of that option's own text. Letters beyond the
 question's options (``E`` of a 4-option question) never count.
 
-**Word rule v2** (``WORD_RULE_VERSION``; choice words are matched as whole words, any case):
+**Word rule v3** (``WORD_RULE_VERSION``; choice words are matched as whole words, any case).
+At every step a choice word does not count when it is negated (``not yes``, ``definitely not
+no``, ``isn't yes``, ``rather than maybe``) or when it is the determiner "No" of a noun phrase
+(``No conclusion can be drawn``, ``There is no definitive answer``;
+:func:`tasks.common.refusals.is_determiner_no`) — both new in v3:
 
 1. Explicit markers: ``Answer: yes``, ``The answer is (probably) no``, ``Final decision:
    maybe``, ``\\boxed{yes}``; the last one wins; ``yes or no`` after a marker -> ``[invalid]``.
 2. A refusal -> ``[invalid]``.
 3. The answer opens with a choice word (``Yes, ...``, ``No.``) -> it, unless hedged (``Yes and
-   no``, ``yes/no``) -> ``[invalid]``.
+   no``, ``yes/no``, ``Yes, or possibly no``, ``Either yes or no``) -> ``[invalid]``.
 4. Choice words named anywhere: exactly one -> it; none or several -> ``[invalid]`` (``There is
    no clear evidence, so maybe`` is ambiguous). A word that is no choice of the task (``maybe``
-   in a yes/no task) is ignored.
+   in a yes/no task) is ignored; ``There is no clear evidence, so maybe`` is "maybe" (v3).
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ import datasets
 
 from tasks.common.prompting import render_prompt
 from tasks.common.records import LoadedSplit, MultipleChoiceRecord
-from tasks.common.refusals import is_refusal
+from tasks.common.refusals import is_determiner_no, is_refusal
 
 LETTERS = string.ascii_uppercase
 INVALID = "[invalid]"
@@ -148,8 +154,8 @@ def answer_word(doc: dict[str, Any]) -> str:
 # The rules are stated in the module docstring; change them only with a new rule version (and a
 # new task version, see tasks/CHANGELOG.md).
 
-LETTER_RULE_VERSION = 2
-WORD_RULE_VERSION = 2
+LETTER_RULE_VERSION = 3
+WORD_RULE_VERSION = 3
 MAX_ANSWER_CHARS = 4000  # an answer is read up to here (degenerate repetition is cut)
 _WINDOW = 400  # context read on either side of a letter
 
@@ -209,8 +215,14 @@ _VERDICT_AFTER = re.compile(
     r"(?:correct|right|best|true|answer|most\s+(?:likely|appropriate|accurate|correct))\b",
     re.I,
 )
+# a connective between two options ("B or C", "B / C", "B, or possibly C", "B (or C)", "B and
+# C are both plausible"): the first option is no commitment (rule v3 reads fillers between them)
+_CONNECTIVE = (
+    r"\s*[)\]]?\s*(?:[,(]\s*)?(?:or|/|and/or|and|nor|vs\.?|versus|&)\s*"
+    r"(?:(?:possibly|perhaps|probably|potentially|also|even|else|maybe\s+even|rather|both)\s+)*"
+)
 _HEDGE_AFTER = re.compile(
-    r"^\s*(?:or|/|and/or|and)\s*(?:(?:option|choice)\s+)?[(\[]?\s*([A-Za-z])(?![A-Za-z0-9\-])",
+    rf"^{_CONNECTIVE}(?:(?:option|choice|letter)\s+)?[(\[]?\s*([A-Za-z])(?![A-Za-z0-9\-])",
     re.I,
 )
 _LONE_LINE = re.compile(
@@ -264,6 +276,20 @@ def _reads_as_option(
     return letter.isupper() and follow in _COMMIT_WORDS
 
 
+def _hedged_letter(letter: str, rest: str, valid: str) -> bool:
+    """Whether ``letter`` (followed by ``rest``) is joined to another option by ``or`` / ``and`` /
+    ``/`` ("B or C", "B, or possibly C", "B/C", "B and C are both plausible"): a hedge (v3)."""
+    hedge = _HEDGE_AFTER.match(rest)
+    if not hedge or hedge.group(1).upper() not in valid or hedge.group(1).upper() == letter.upper():
+        return False
+    other, after = hedge.group(1), rest[hedge.end() :]
+    word = re.match(r"\s+([A-Za-z]+)", after)
+    if word and (other.islower() or other in "AI"):
+        # "B or a similar lesion", "B and I think ...": an article or the pronoun, no option
+        return other in "AI" and word.group(1).lower() in _COMMIT_WORDS | _LIST_WORDS
+    return True
+
+
 def _token_at(text: str, pos: int) -> re.Match[str] | None:
     return _TOKEN.match(text, pos)
 
@@ -285,12 +311,7 @@ def _marked_letters(text: str, valid: str, choices: Sequence[str] | None) -> lis
                 continue
             if _NEGATED_AFTER.match(rest):
                 continue
-            hedge = _HEDGE_AFTER.match(rest)
-            if (
-                hedge
-                and hedge.group(1).upper() in valid
-                and hedge.group(1).upper() != letter.upper()
-            ):
+            if _hedged_letter(letter, rest, valid):
                 return [(-1, INVALID)]
             found.append((tok.start(2), letter.upper()))
     for tok in _TOKEN.finditer(text):
@@ -302,6 +323,7 @@ def _marked_letters(text: str, valid: str, choices: Sequence[str] | None) -> lis
 
 def _leading_letter(text: str, valid: str, choices: Sequence[str] | None) -> str | None:
     head = _LEAD_JUNK.sub("", text)
+    head = re.sub(r"^(?:either|both)\s+", "", head, flags=re.I)  # "Either B or C"
     option_word = _LEAD_OPTION_WORD.match(head)
     if option_word:
         head = head[option_word.end() :]
@@ -311,10 +333,10 @@ def _leading_letter(text: str, valid: str, choices: Sequence[str] | None) -> str
     letter, rest = tok.group(2), head[tok.end() :]
     if _NEGATED_AFTER.match(rest):
         return None
-    if re.match(
-        r"\s*(?:,|/|&|\band\b|\bor\b|\bnor\b|\bvs\b)\s*[(\[]?[A-Za-z](?![A-Za-z0-9\-])", rest
-    ):
-        return None  # "B and C are both wrong": a list of options, not a commitment
+    if _hedged_letter(letter, rest, valid):
+        return INVALID  # "B or C", "B and C are both plausible": a hedge, no commitment (v3)
+    if re.match(r"\s*,\s*[(\[]?[A-Za-z](?![A-Za-z0-9\-])", rest):
+        return None  # "B, C and D are wrong": a list of options, not a commitment
     option = choices[valid.index(letter.upper())] if choices else None
     if _reads_as_option(letter, bool(tok.group(3)), rest, option, after_marker=bool(option_word)):
         return letter.upper()
@@ -362,8 +384,8 @@ def _mentioned_letters(text: str, valid: str) -> set[str]:
         if word and len(word.group(1)) > 1:  # another letter after it ("A B C D") is a list
             follow = word.group(1).lower()
             if letter in "AI":
-                if follow not in _COMMIT_WORDS:
-                    continue  # an article or the pronoun
+                if follow not in _COMMIT_WORDS and not _hedged_letter(letter, rest, valid):
+                    continue  # an article or the pronoun ("A or B" names two options, v3)
             elif follow not in _COMMIT_WORDS | _LIST_WORDS:
                 continue  # "B cells", "C difficile"
         elif letter in "AI" and re.match(r"\s+\d", rest):
@@ -390,7 +412,7 @@ def _option_text_letters(text: str, choices: Sequence[str]) -> set[str]:
 
 
 def extract_letter(response: str, n_choices: int, choices: Sequence[str] | None = None) -> str:
-    """The option letter an answer commits to, or ``[invalid]`` (letter rule v2, module docstring).
+    """The option letter an answer commits to, or ``[invalid]`` (letter rule v3, module docstring).
 
     ``choices`` (the option texts) enable the last step, an answer that quotes exactly one
     option's text, and let an option's own text confirm a leading letter ("A Benign tumour").
@@ -435,16 +457,39 @@ _WORD_MARKER = re.compile(
     r"|simply\s+|therefore\s+)?[(\[]?\s*([a-z]+)\b",
     re.I,
 )
-_WORD_HEDGE = re.compile(r"^\s*(?:or|/|and/or|and|nor)\s*([a-z]+)\b", re.I)
+_WORD_HEDGE = re.compile(rf"^{_CONNECTIVE}([a-z]+)\b", re.I)
+# "not yes", "definitely not no", "rather than maybe", "isn't yes": a negated choice word (v3)
+_WORD_NEGATED = re.compile(
+    r"(?:\bnot|\bnever|\bnor|\bneither|\bisn't|\bwasn't|\brather\s+than|\binstead\s+of)"
+    r"\s+(?:(?:a|an|the|simply|just|clearly|definitely|necessarily)\s+)?[(\[]?\s*$",
+    re.I,
+)
 
 
-def _word_hedged(rest: str, word: str, words: Sequence[str]) -> bool:
-    m = _WORD_HEDGE.match(rest)
-    return bool(m) and m.group(1).lower() in words and m.group(1).lower() != word
+def _word_counts(text: str, start: int, end: int, words: Sequence[str]) -> bool:
+    """Whether the choice word at ``text[start:end]`` can be an answer: a choice of the task,
+    neither negated ("not yes") nor the determiner "no" ("no evidence")."""
+    word = text[start:end]
+    return (
+        word in words
+        and not _WORD_NEGATED.search(text[max(0, start - 60) : start])
+        and not is_determiner_no(word, text[end : end + 40])
+    )
+
+
+def _word_hedged(text: str, end: int, word: str, words: Sequence[str]) -> bool:
+    """Whether the choice word ending at ``end`` is joined by or / and / "/" to another choice
+    ("yes or no", "yes, or possibly no", "yes (or maybe)"): a hedge, no commitment."""
+    m = _WORD_HEDGE.match(text[end:])
+    return (
+        bool(m)
+        and m.group(1) != word
+        and _word_counts(text, end + m.start(1), end + m.end(1), words)
+    )
 
 
 def extract_word(response: str, choices: Sequence[str]) -> str:
-    """The choice word (yes / no / maybe) an answer commits to, or ``[invalid]`` (word rule v2)."""
+    """The choice word (yes / no / maybe) an answer commits to, or ``[invalid]`` (word rule v3)."""
     if not isinstance(response, str):
         return INVALID
     words = [c.lower() for c in choices]
@@ -453,28 +498,32 @@ def extract_word(response: str, choices: Sequence[str]) -> str:
         return INVALID
     marked = []
     for m in _WORD_MARKER.finditer(text):
-        word = m.group(1)
-        if word in words:
-            if _word_hedged(text[m.end() :], word, words):
+        if _word_counts(text, m.start(1), m.end(1), words):
+            if _word_hedged(text, m.end(1), m.group(1), words):
                 return INVALID
-            marked.append((m.start(1), word))
+            marked.append((m.start(1), m.group(1)))
     if marked:
         return max(marked)[1]
     if is_refusal(text):
         return INVALID
-    first = re.match(r"^[^a-z]*([a-z]+)\b", text)
+    first = re.match(r"^[^a-z]*(?:(?:either|both)\s+)?([a-z]+)\b", text)
     if first and first.group(1) in words:
-        if _word_hedged(text[first.end() :], first.group(1), words):
-            return INVALID  # "yes and no", "yes or no"
-        return first.group(1)
-    named = {t for t in re.findall(r"(?<![a-z\-])([a-z]+)(?![a-z\-])", text) if t in words}
+        if _word_hedged(text, first.end(1), first.group(1), words):
+            return INVALID  # "yes and no", "yes or no", "Yes, or possibly no"
+        if _word_counts(text, first.start(1), first.end(1), words):
+            return first.group(1)
+    named = {
+        m.group(1)
+        for m in re.finditer(r"(?<![a-z\-])([a-z]+)(?![a-z\-])", text)
+        if _word_counts(text, m.start(1), m.end(1), words)
+    }
     return named.pop() if len(named) == 1 else INVALID
 
 
 def filter_letters(
     resps: Sequence[Sequence[str]], docs: Sequence[dict[str, Any]]
 ) -> list[list[str]]:
-    """lm-eval custom filter: free text -> option letter or ``[invalid]`` (letter rule v2)."""
+    """lm-eval custom filter: free text -> option letter or ``[invalid]`` (letter rule v3)."""
     return [
         [extract_letter(r, len(doc["choices"]), doc["choices"]) for r in rs]
         for rs, doc in zip(resps, docs, strict=True)
@@ -482,7 +531,7 @@ def filter_letters(
 
 
 def filter_words(resps: Sequence[Sequence[str]], docs: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """lm-eval custom filter: free text -> choice word or ``[invalid]`` (word rule v2)."""
+    """lm-eval custom filter: free text -> choice word or ``[invalid]`` (word rule v3)."""
     return [
         [extract_word(r, doc["choices"]) for r in rs] for rs, doc in zip(resps, docs, strict=True)
     ]

@@ -1,4 +1,5 @@
-"""Refusals: answers that decline to answer, shared by every answer-extraction rule.
+"""Refusals (answers that decline to answer) and the determiner "No", shared by every
+answer-extraction rule.
 
 A refusal is never read as an answer of any class (option letter, yes/no word, relation label or
 entity mention); an extraction rule may still accept an explicit answer marker written after one
@@ -27,3 +28,22 @@ _REFUSAL = re.compile(
 def is_refusal(text: str) -> bool:
     """Whether the answer declines to answer (see the module docstring for the phrases)."""
     return bool(_REFUSAL.search(text))
+
+
+# Words that may follow the answer "No" ("No, it is not", "No there is none"); any other word
+# makes "No" the determiner of a noun phrase ("No conclusion can be drawn", "No evidence ..."),
+# which is no answer "no" (extraction rules v3).
+_AFTER_ANSWER_NO = frozenset(
+    """it its they there this that these those the he she we i you because since as but so
+    not never definitely absolutely certainly""".split()
+)
+_NEXT_WORD = re.compile(r"[ \t]+([A-Za-z][A-Za-z'\-]*)")
+
+
+def is_determiner_no(word: str, rest: str) -> bool:
+    """Whether ``word`` is "no" used as a determiner, given the text ``rest`` that follows it:
+    ``No evidence ...`` / ``no definitive answer`` yes; ``No.``, ``No, ...``, ``No it is not`` no."""
+    if word.lower() != "no":
+        return False
+    follow = _NEXT_WORD.match(rest)
+    return bool(follow) and follow.group(1).lower() not in _AFTER_ANSWER_NO
