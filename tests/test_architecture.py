@@ -30,7 +30,12 @@ FLOORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("tasks",),
     ),
     "leaderboard.scoring": (
-        ("leaderboard.stats", "leaderboard.rescore", "leaderboard.baselines"),
+        (
+            "leaderboard.stats",
+            "leaderboard.rescore",
+            "leaderboard.trivial",
+            "leaderboard.baselines",
+        ),
         ("leaderboard.contract",),
     ),
     "leaderboard.checks": (
