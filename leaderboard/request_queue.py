@@ -51,12 +51,21 @@ from leaderboard.schemas import (
     check_revision,
     model_folder,
 )
+from tasks.common import atomic
+from tasks.common.atomic import open_regular, read_bounded
 from tasks.common.atomic import write_json as write_json_atomic
 
 log = logging.getLogger(__name__)
 
 REQUESTS_DIR = "requests"
 MAX_HEADER_BYTES = 100 * 2**20
+MAX_REQUEST_BYTES = 64 * 2**10  # a request file: a few hundred bytes of validated fields
+MAX_REASON_BYTES = 16 * 2**10
+MAX_CONFIG_BYTES = 16 * 2**20  # config.json, tokenizer_config.json, adapter_config.json, README
+MAX_CONFIG_FILES = 64
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+SAFETENSORS_SINGLE = "model.safetensors"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 _DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -83,7 +92,7 @@ class ModelFacts:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, MAX_CONFIG_BYTES, follow_links=True))
     except (OSError, ValueError) as exc:
         raise RequestError(f"{path}: cannot read it as JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -93,27 +102,36 @@ def _read_json(path: Path) -> dict:
 
 def safetensors_parameters(path: Path) -> int:
     """Number of parameters in a .safetensors file, from its JSON header only."""
-    with open(path, "rb") as handle:
-        (size,) = struct.unpack("<Q", handle.read(8))
-        if size > MAX_HEADER_BYTES:
-            raise RequestError(f"{path}: safetensors header of {size} bytes is implausible")
-        header = json.loads(handle.read(size))
+    try:
+        with open_regular(path, follow_links=True) as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            if size > MAX_HEADER_BYTES:
+                raise RequestError(f"{path}: safetensors header of {size} bytes is implausible")
+            header = json.loads(handle.read(size))
+    except (OSError, ValueError, struct.error) as exc:
+        raise RequestError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if not isinstance(header, dict):
+        raise RequestError(f"{path}: not a safetensors header")
     total = 0
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        count = 1
-        for dim in info["shape"]:
-            count *= int(dim)
+        try:
+            count = 1
+            for dim in info["shape"]:
+                count *= int(dim)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise RequestError(f"{path}: tensor {name[:80]!r} has no valid shape") from exc
         total += count
     return total
 
 
 def readme_license(folder: Path) -> str | None:
-    readme = folder / "README.md"
-    if not readme.is_file():
+    try:
+        raw = read_bounded(folder / "README.md", MAX_CONFIG_BYTES, follow_links=True)
+    except OSError:
         return None
-    text = readme.read_text(encoding="utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace")
     if not text.startswith("---"):
         return None
     end = text.find("\n---", 3)
@@ -127,35 +145,94 @@ def readme_license(folder: Path) -> str | None:
     return str(value) if value else None
 
 
+def _files(path: Path) -> list[Path]:
+    """The entries of a model or adapter folder (not recursive), sorted."""
+    try:
+        return sorted(path.iterdir())
+    except OSError as exc:
+        raise RequestError(f"{path}: cannot list the folder ({exc})") from exc
+
+
+def loaded_weights(path: Path) -> list[Path]:
+    """The weight files transformers (and vLLM) will load from a local model folder: its
+    ``model.safetensors``, or the shards its ``model.safetensors.index.json`` names. Refused
+    (RequestError): pickle checkpoints anywhere in the folder (a loader falls back to them, and
+    loading them can run code), no safetensors weights, shards missing or outside the folder,
+    and ``.safetensors`` files the load would not use (a dummy beside the real weights)."""
+    names = {p.name for p in _files(path)}
+    pickles = sorted(n for n in names if n.endswith(PICKLE_SUFFIXES) or ".bin." in n)
+    if pickles:
+        raise RequestError(
+            f"{path}: found {', '.join(pickles[:5])}: pickle checkpoints can execute code when "
+            "loaded and are not accepted, even beside safetensors weights (a loader may fall "
+            "back to them) - save the model with safe_serialization=True and remove them"
+        )
+    if SAFETENSORS_SINGLE in names:
+        weights = [path / SAFETENSORS_SINGLE]
+    elif SAFETENSORS_INDEX in names:
+        index = _read_json(path / SAFETENSORS_INDEX).get("weight_map")
+        shards = sorted({str(v) for v in index.values()}) if isinstance(index, dict) else []
+        bad = [s for s in shards if "/" in s or not s.endswith(".safetensors") or s not in names]
+        if not shards or bad:
+            raise RequestError(
+                f"{path}: {SAFETENSORS_INDEX} names no shards or shards that are not .safetensors "
+                f"files of this folder ({', '.join(bad[:3]) or 'none listed'})"
+            )
+        weights = [path / s for s in shards]
+    else:
+        raise RequestError(
+            f"{path}: no {SAFETENSORS_SINGLE} or {SAFETENSORS_INDEX}; pass a transformers model "
+            "folder saved with safe_serialization=True"
+        )
+    stray = sorted(n for n in names if n.endswith(".safetensors") and path / n not in weights)
+    if stray:
+        raise RequestError(
+            f"{path}: {', '.join(stray[:5])} would not be loaded as the model's weights (the "
+            f"loader reads {weights[0].name}); remove the extra .safetensors files"
+        )
+    return weights
+
+
+def needs_remote_code(path: Path) -> list[str]:
+    """The JSON files of a model or adapter folder that ask for the repository's own code: an
+    ``auto_map`` (config.json, tokenizer_config.json, a processor config...) or a PEFT
+    ``auto_mapping``. Every top-level ``*.json`` is read (bounded)."""
+    found = []
+    jsons = [p for p in _files(path) if p.suffix == ".json" and p.name != SAFETENSORS_INDEX]
+    if len(jsons) > MAX_CONFIG_FILES:
+        raise RequestError(f"{path}: {len(jsons)} JSON files; a model folder has a handful")
+    for json_path in jsons:
+        data = _read_json(json_path)
+        if data.get("auto_map") or data.get("auto_mapping"):
+            found.append(json_path.name)
+    return found
+
+
 def inspect_local(path: Path) -> ModelFacts:
     config_path = path / "config.json"
-    if not config_path.is_file():
+    if not config_path.exists():
         raise RequestError(f"{path}: no config.json; pass a transformers model folder")
     config = _read_json(config_path)
-    weights = sorted(path.glob("*.safetensors"))
-    pickles = [p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES]
-    if not weights:
-        found = f" (found {', '.join(pickles)})" if pickles else ""
-        raise RequestError(
-            f"{path}: no *.safetensors weights{found}; pickle checkpoints can execute code when "
-            "loaded and are not accepted - save the model with safe_serialization=True"
-        )
+    weights = loaded_weights(path)
     license_ = readme_license(path)
     if license_ is None and any(path.glob("LICENSE*")):
         license_ = "see LICENSE file"
     marker = path / "biobench_model.json"
     model_id = None
-    if marker.is_file():
+    if marker.exists():
         model_id = _read_json(marker).get("upstream")
     dtype = str(config.get("torch_dtype") or config.get("dtype") or "")
+    n_parameters = sum(safetensors_parameters(w) for w in weights)
+    if n_parameters < 1:
+        raise RequestError(f"{path}: {weights[0].name} holds no tensors; pass the real weights")
     return ModelFacts(
         model_id=model_id,
         revision="main",
         license=license_,
-        n_parameters=sum(safetensors_parameters(w) for w in weights),
+        n_parameters=n_parameters,
         precision=_DTYPES.get(dtype),
         architectures=[str(a) for a in config.get("architectures") or []],
-        needs_remote_code="auto_map" in config,
+        needs_remote_code=bool(needs_remote_code(path)),
     )
 
 
@@ -171,17 +248,37 @@ def inspect_hub(repo: str, revision: str) -> ModelFacts:
     try:
         info = HfApi().model_info(repo, revision=revision)
         config = json.loads(
-            Path(hf_hub_download(repo, "config.json", revision=revision)).read_text()
+            read_bounded(
+                hf_hub_download(repo, "config.json", revision=revision),
+                MAX_CONFIG_BYTES,
+                follow_links=True,
+            )
         )
     except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
         raise RequestError(
             f"{repo}@{revision}: not reachable or not a model repository ({exc})"
         ) from exc
     files = [s.rfilename for s in info.siblings or []]
-    if not any(f.endswith(".safetensors") for f in files):
+    if SAFETENSORS_SINGLE not in files and SAFETENSORS_INDEX not in files:
         raise RequestError(
-            f"{repo}@{revision}: no safetensors weights; pickle checkpoints are not accepted"
+            f"{repo}@{revision}: no {SAFETENSORS_SINGLE} or {SAFETENSORS_INDEX} (the weights "
+            "transformers loads first); pickle checkpoints are not accepted"
         )
+    remote = bool(config.get("auto_map"))
+    if "tokenizer_config.json" in files:
+        try:
+            tok = json.loads(
+                read_bounded(
+                    hf_hub_download(repo, "tokenizer_config.json", revision=revision),
+                    MAX_CONFIG_BYTES,
+                    follow_links=True,
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
+            raise RequestError(
+                f"{repo}@{revision}: tokenizer_config.json unreadable ({exc})"
+            ) from exc
+        remote = remote or bool(isinstance(tok, dict) and tok.get("auto_map"))
     card = info.card_data.to_dict() if info.card_data else {}
     n_params = info.safetensors.total if info.safetensors else None
     return ModelFacts(
@@ -192,7 +289,7 @@ def inspect_hub(repo: str, revision: str) -> ModelFacts:
         n_parameters=n_params,
         precision=_DTYPES.get(str(config.get("torch_dtype") or "")),
         architectures=[str(a) for a in config.get("architectures") or []],
-        needs_remote_code="auto_map" in config,
+        needs_remote_code=remote,
         base_model=str(card.get("base_model") or ""),
     )
 
@@ -214,10 +311,24 @@ def inspect_adapter(adapter: str, model: str, facts: ModelFacts) -> str:
     """Check a local PEFT adapter folder against the model; returns its declared base."""
     path = Path(adapter).expanduser()
     config_path = path / "adapter_config.json"
-    if not config_path.is_file():
+    if not path.is_dir() or not config_path.exists():
         raise RequestError(f"--peft-adapter {adapter}: no adapter_config.json in that folder")
-    if not any(path.glob("*.safetensors")):
-        raise RequestError(f"--peft-adapter {adapter}: no safetensors adapter weights")
+    names = {p.name for p in _files(path)}
+    pickles = sorted(n for n in names if n.endswith(PICKLE_SUFFIXES))
+    if pickles or ADAPTER_WEIGHTS not in names:
+        raise RequestError(
+            f"--peft-adapter {adapter}: needs {ADAPTER_WEIGHTS} and no pickle weights "
+            f"(found {', '.join(pickles[:3]) or 'no ' + ADAPTER_WEIGHTS}); save the adapter with "
+            "safe_serialization=True"
+        )
+    if safetensors_parameters(path / ADAPTER_WEIGHTS) < 1:
+        raise RequestError(f"--peft-adapter {adapter}: {ADAPTER_WEIGHTS} holds no tensors")
+    custom = needs_remote_code(path)
+    if custom:
+        raise RequestError(
+            f"--peft-adapter {adapter}: {', '.join(custom)} asks for custom code (auto_map / "
+            "auto_mapping); adapters must load with PEFT's own classes"
+        )
     base = str(_read_json(config_path).get("base_model_name_or_path") or "")
     known = {model, str(Path(model).expanduser().resolve()), facts.model_id or ""}
     if base and base not in known and str(Path(base).expanduser().resolve()) not in known:
@@ -226,6 +337,51 @@ def inspect_adapter(adapter: str, model: str, facts: ModelFacts) -> str:
             "request the adapter on its own base model"
         )
     return base
+
+
+def recheck(req: EvalRequest, allow_remote_code: bool) -> ModelFacts:
+    """Inspect a claimed request's model again, as the worker is about to load it (a request
+    file may have been planted or edited, and a folder changed since it was queued), and raise
+    RequestError on any mismatch: the weights that will load (:func:`loaded_weights`), custom
+    code asked for by any config (refused unless *this worker's* operator passed
+    ``--allow-remote-code``; the request's own ``allow_remote_code`` is not read), the parameter
+    count and architectures recorded at request time, and the adapter's files and base model."""
+    ref = req.model
+    if not ref.startswith("/") and os.environ.get("HF_HUB_OFFLINE", "").strip() in {"1", "true"}:
+        ref = _cached_snapshot(req.model, req.sha or req.revision)
+    facts = inspect_model(ref, req.revision)
+    if facts.needs_remote_code and not allow_remote_code:
+        raise RequestError(
+            f"{req.model}: a config of the model asks for its own code (auto_map), which runs "
+            "when it loads; this worker was not started with --allow-remote-code, so it is not "
+            "evaluated (review the code, then run a worker with --allow-remote-code)"
+        )
+    changed = []
+    if req.n_parameters is not None and facts.n_parameters != req.n_parameters:
+        changed.append(f"{facts.n_parameters} parameters, {req.n_parameters} when requested")
+    if req.architectures and facts.architectures != req.architectures:
+        changed.append(f"architectures {facts.architectures}, {req.architectures} when requested")
+    if changed:
+        raise RequestError(
+            f"{req.model}: the model is not the one requested ({'; '.join(changed)}); "
+            "request it again"
+        )
+    if req.peft_adapter:
+        inspect_adapter(req.peft_adapter, req.model, facts)
+    return facts
+
+
+def _cached_snapshot(repo: str, revision: str) -> str:
+    """The local snapshot folder of a hub model in this machine's cache (offline workers)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo, revision=revision, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - not cached, or the cache is damaged
+        raise RequestError(
+            f"{repo}@{revision}: not in this machine's hub cache and HF_HUB_OFFLINE is set, so "
+            "its files cannot be checked before loading; download it first"
+        ) from exc
 
 
 # --- the queue ----------------------------------------------------------------------------------
@@ -275,6 +431,15 @@ def _worker_id(worker: WorkerId | str) -> WorkerId:
     return WorkerId(host or worker, int(pid) if pid.isdigit() else 0)
 
 
+def parse_request(raw: bytes) -> EvalRequest:
+    """A request file's bytes as a validated request (ValidationError / ValueError if not)."""
+    return EvalRequest.model_validate_json(raw)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class RequestQueue:
     def __init__(self, store_root: Path):
         self.dir = Path(store_root) / REQUESTS_DIR
@@ -285,29 +450,48 @@ class RequestQueue:
     @contextmanager
     def lock(self) -> Iterator[None]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(self.dir / ".lock", flags, 0o644)  # never through a planted link
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
-    def scan(self) -> tuple[list[tuple[Path, EvalRequest]], list[tuple[Path, str]]]:
-        """(valid requests oldest first, [(file, why it is invalid)]); nothing is imported or run."""
-        out, invalid = [], []
-        if not self.dir.is_dir():
-            return out, invalid
-        for path in sorted(self.dir.glob("*/*.json")):
-            if path.name.startswith("."):
+    def _files(self, suffix: str) -> Iterator[Path]:
+        """``<requests>/<folder>/<name><suffix>`` entries, sorted, without following links: a
+        folder that is a symbolic link is not entered (its files are listed by nobody)."""
+        if not self.dir.is_dir() or self.dir.is_symlink():
+            return
+        for folder in sorted(os.scandir(self.dir), key=lambda e: e.name):
+            if folder.name.startswith(".") or not folder.is_dir(follow_symlinks=False):
                 continue
             try:
-                out.append((path, EvalRequest.model_validate_json(path.read_bytes())))
+                entries = sorted(os.scandir(folder.path), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.endswith(suffix) and not entry.name.startswith("."):
+                    yield Path(entry.path)
+
+    def scan(self) -> tuple[list[tuple[Path, EvalRequest]], list[tuple[Path, str]]]:
+        """(valid requests oldest first, [(file, why it is invalid)]); nothing is imported or
+        run, and only regular files are read (bounded; a link, FIFO or device is invalid)."""
+        out, invalid = [], []
+        for path in self._files(".json"):
+            try:
+                out.append((path, parse_request(read_bounded(path, MAX_REQUEST_BYTES))))
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(x) for x in err["loc"]) or "$"
                 invalid.append((path, f"{where}: {err['msg']}"))
+            except FileNotFoundError:
+                continue  # moved aside by another worker meanwhile
             except (OSError, ValueError) as exc:
-                invalid.append((path, str(exc).splitlines()[0] if str(exc) else "unreadable"))
+                invalid.append((path, _first_line(exc)))
         return sorted(out, key=lambda e: (e[1].submitted_at, e[1].request_id)), invalid
 
     def entries(self) -> list[tuple[Path, EvalRequest]]:
@@ -317,16 +501,22 @@ class RequestQueue:
     def rejected(self) -> list[tuple[Path, str]]:
         """Request files a worker refused: ``<name>.rejected`` with the reason next to it."""
         out = []
-        for path in sorted(self.dir.glob("*/*.rejected")) if self.dir.is_dir() else []:
-            reason = path.with_suffix(".reason")
-            why = reason.read_text(encoding="utf-8", errors="replace") if reason.is_file() else ""
-            out.append((path, why.strip()))
+        for path in self._files(".rejected"):
+            try:
+                why = read_bounded(path.with_suffix(".reason"), MAX_REASON_BYTES)
+                text = why.decode("utf-8", errors="replace")
+            except OSError as exc:
+                text = "" if isinstance(exc, FileNotFoundError) else f"(reason unreadable: {exc})"
+            out.append((path, text.strip()))
         return out
 
     def reject(self, path: Path, why: str) -> Path:
-        """Move an invalid request file out of the queue (never parsed as a request again)."""
+        """Move an invalid request file (or link, FIFO...) out of the queue, never parsed as a
+        request again. The reason is written atomically (a temporary file in the queue folder,
+        renamed over ``<name>.reason``): a planted link of that name is replaced, never
+        written through."""
         target = path.with_suffix(".rejected")
-        path.with_suffix(".reason").write_text(why + "\n", encoding="utf-8")
+        atomic.write_text(path.with_suffix(".reason"), why + "\n")
         os.replace(path, target)
         return target
 
@@ -352,7 +542,7 @@ class RequestQueue:
 
     def read(self, path: Path) -> EvalRequest | None:
         try:
-            return EvalRequest.model_validate_json(path.read_bytes())
+            return parse_request(read_bounded(path, MAX_REQUEST_BYTES))
         except (OSError, ValueError):
             return None
 
