@@ -33,7 +33,7 @@ from typing import Any
 from leaderboard.schemas import EvalBackend, EvalRequest, Precision
 
 DEFAULT_MODEL = "default"  # ``biobench eval --model default``: the embedded SmolLM2
-EMBEDDED_MODEL_DIR = "bioinstruct-bench/models/smollm2-135m-instruct"
+EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"  # where `biobench model prepare` puts it
 LOCAL_PLACEHOLDER = "MODEL_DIR"  # a local folder of another machine, in a shown command
 # model arguments that make the loader run the model repository's own Python code
 REMOTE_CODE_KEYS = ("trust_remote_code",)

@@ -325,7 +325,8 @@ def test_remote_code_runs_need_a_declaration(runs, tmp_path, capsys):
     assert sub.model.trust_remote_code
     command = reproduce_command(sub)
     assert command.startswith("# this model runs code from its repository")
-    assert "trust_remote_code=True" in command and "--declare-remote-code" in command
+    assert '"trust_remote_code": true' in command and "--declare-remote-code" in command
+    assert "--allow-remote-code" in command  # biobench eval refuses it otherwise
 
 
 def test_reproduce_command_never_adds_remote_code_silently(runs):
