@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_matmul_precision_argument(parser)
     parser.add_argument(
         "--num_fewshot",
-        type=fewshot_count,
+        type=int,
         metavar="N",
         help="few-shot examples per prompt (0 or more; default: each task's own)",
     )
@@ -120,17 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_metadata_arguments(parser)
     return parser
-
-
-def fewshot_count(text: str) -> int:
-    """``--num_fewshot``: a whole number of examples, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count of examples (0, 1, 2, ...)")
-    return value
 
 
 # lm-eval options that turn remote code on besides model_args.trust_remote_code
@@ -391,12 +380,15 @@ def data_provenance(leaf_tasks: list[str]) -> dict[str, Any]:
     return out
 
 
-def annotate(results_path: Path, matmul: str | None = None) -> dict[str, Any]:
+def annotate(
+    results_path: Path, matmul: str | None = None, lite: int | None = None
+) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     leaves = sorted(results.get("configs", {}))
     results["biobench"] = {
         "suite_version": registry.SUITE_VERSION,
         **({"matmul_precision": matmul} if matmul else {}),
+        **({"lite": lite} if lite else {}),
         "tasks": data_provenance(leaves),
     }
     atomic.write_json(results_path, results)
@@ -405,6 +397,10 @@ def annotate(results_path: Path, matmul: str | None = None) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
+    if args.num_fewshot is not None and args.num_fewshot < 0:
+        print(f"biobench eval: --num_fewshot {args.num_fewshot}: a few-shot count is 0 or more "
+              "(examples per prompt); pass 0, 1, 2, ...", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         check_remote_code(args, extra)
         plan = plan_of(args)
@@ -426,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"biobench eval: lm-eval failed with exit code {proc.returncode}", file=sys.stderr)
         return proc.returncode
     results_path = newest_results(Path(args.output_path), started)
-    annotate(results_path, matmul)  # the biobench block: suite version, data provenance
+    annotate(results_path, matmul, args.lite)  # the biobench block: suite version, data provenance
     print(f"\nresults: {results_path}")  # lm-eval has printed its table
     print(
         f"samples: {results_path.parent}/samples_*_{results_path.stem.removeprefix('results_')}.jsonl"
