@@ -71,7 +71,12 @@ _DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
 
 class RequestError(ValueError):
-    """A request that cannot be queued; the message names the problem and the fix."""
+    """A request that cannot be queued; the message names the problem and the fix. ``field``
+    names the request field at fault where one is (the web form words its own message)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # --- model inspection ---------------------------------------------------------------------------
@@ -241,7 +246,8 @@ def inspect_hub(repo: str, revision: str) -> ModelFacts:
     if os.environ.get("HF_HUB_OFFLINE", "").strip() in {"1", "true", "yes"}:
         raise RequestError(
             f"{repo}: cannot reach the Hugging Face hub to check the model (HF_HUB_OFFLINE is "
-            "set); pass a local model folder, or request it from a machine with hub access"
+            "set); pass a local model folder, or request it from a machine with hub access",
+            field="hub",
         )
     from huggingface_hub import HfApi, hf_hub_download
 
@@ -256,7 +262,7 @@ def inspect_hub(repo: str, revision: str) -> ModelFacts:
         )
     except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
         raise RequestError(
-            f"{repo}@{revision}: not reachable or not a model repository ({exc})"
+            f"{repo}@{revision}: not reachable or not a model repository ({exc})", field="hub"
         ) from exc
     files = [s.rfilename for s in info.siblings or []]
     if SAFETENSORS_SINGLE not in files and SAFETENSORS_INDEX not in files:
@@ -385,6 +391,33 @@ def _cached_snapshot(repo: str, revision: str) -> str:
 
 
 # --- the queue ----------------------------------------------------------------------------------
+
+
+class RateLimit:
+    """At most ``count`` events per ``window`` seconds for each key (a web visitor), in this
+    process; thread-safe. ``allow(key)`` records the event when it is allowed."""
+
+    def __init__(self, count: int, window: float) -> None:
+        import threading
+
+        self.count, self.window = count, window
+        self._events: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        import time
+
+        now = time.time() if now is None else now
+        with self._lock:
+            recent = [t for t in self._events.get(key, []) if t > now - self.window]
+            if len(recent) >= self.count:
+                self._events[key] = recent
+                return False
+            self._events[key] = [*recent, now]
+            if len(self._events) > 10_000:  # forget the stalest visitors
+                for stale in sorted(self._events, key=lambda k: max(self._events[k]))[:5_000]:
+                    del self._events[stale]
+            return True
 
 
 def resolved(ref: str) -> str:
@@ -524,7 +557,9 @@ class RequestQueue:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, request.model_dump(mode="json"))
 
-    def add(self, request: EvalRequest) -> Path:
+    def add(self, request: EvalRequest, max_pending: int | None = None) -> Path:
+        """Queue ``request`` (RequestError for a duplicate, or when ``max_pending`` requests are
+        already waiting)."""
         key = _key_of(request)
         with self.lock():
             for path, other in self.entries():
@@ -533,6 +568,14 @@ class RequestQueue:
                         f"{request.model} (revision {request.revision}, precision "
                         f"{request.precision}) is already requested: {path.name} is "
                         f"{other.status}; wait for it, or delete that file to request again"
+                    )
+            if max_pending is not None:
+                waiting = sum(1 for _, r in self.entries() if r.status == RequestStatus.PENDING)
+                if waiting >= max_pending:
+                    raise RequestError(
+                        f"the queue holds {waiting} pending requests, its limit; try again "
+                        "once some have been evaluated",
+                        field="queue",
                     )
             path = self.dir / model_folder(request.model_id) / f"{request.request_id}.json"
             if path.exists():
@@ -670,26 +713,40 @@ def new_request(
     tensor_parallel_size: int = 1,
     data_parallel_size: int = 1,
     now: datetime | None = None,
+    hub_only: bool = False,
 ) -> EvalRequest:
     """Inspect the model (see module docstring) and build a PENDING request, or raise RequestError.
 
     Every field is validated before anything is inspected; local paths are stored resolved.
+    ``hub_only`` (the web form): the model must be a hub id and is looked up on the hub only —
+    no file of this machine is looked at, so the answer never tells which paths exist here.
     """
     from tasks.registry import check_task_list
 
-    try:
-        check_revision(revision)
-        check_task_list(tasks)
-    except ValueError as exc:
-        raise RequestError(str(exc)) from exc
-    facts = inspect_model(model, revision)
-    model = resolved(model)
+    for name, check in (("revision", lambda: check_revision(revision)),
+                        ("tasks", lambda: check_task_list(tasks))):  # fmt: skip
+        try:
+            check()
+        except ValueError as exc:
+            raise RequestError(str(exc), field=name) from exc
+    if hub_only:
+        try:
+            check_model_id(model)
+        except ValueError as exc:
+            raise RequestError(str(exc), field="model") from exc
+        if peft_adapter:
+            raise RequestError("adapters are requested with biobench request", field="adapter")
+        facts = inspect_hub(model, revision)
+    else:
+        facts = inspect_model(model, revision)
+        model = resolved(model)
     peft_adapter = resolved(peft_adapter) if peft_adapter else None
     if facts.needs_remote_code and not allow_remote_code:
         raise RequestError(
             f"{model}: its config.json has auto_map, i.e. it needs trust_remote_code to load; "
             "such models run code from the repository and are refused unless you pass "
-            "--allow-remote-code after reviewing that code"
+            "--allow-remote-code after reviewing that code",
+            field="remote_code",
         )
     base_model = facts.base_model
     if peft_adapter:
@@ -698,7 +755,8 @@ def new_request(
     if not license_:
         raise RequestError(
             f"{model}: no license found (README.md front matter 'license:' or a LICENSE file); "
-            "pass --license with the model's license"
+            "pass --license with the model's license",
+            field="license",
         )
     chosen_id = model_id or facts.model_id
     if not chosen_id:
@@ -733,4 +791,6 @@ def new_request(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
-        raise RequestError(f"request for {model}: field {where}: {err['msg']}") from exc
+        raise RequestError(
+            f"request for {model}: field {where}: {err['msg']}", field=where
+        ) from exc
