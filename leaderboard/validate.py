@@ -82,9 +82,10 @@ TOLERANCE = 1e-9  # |reported - recomputed| allowed (float summation order)
 CI_RESAMPLES = 10_000
 CI_SEED = 0
 
-RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.json$")
+# lm-eval names its files results_<time>.json with ':' made '-': the names the store keeps
+RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z._-]{1,80})\.json$")
 SAMPLES_RE = re.compile(
-    r"^samples_(?P<task>[A-Za-z0-9_.-]{1,150})_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.jsonl$"
+    r"^samples_(?P<task>[A-Za-z0-9_.-]{1,150})_(?P<stamp>[0-9A-Za-z._-]{1,80})\.jsonl$"
 )
 
 
@@ -273,8 +274,9 @@ def find_runs(paths: Sequence[Path]) -> list[RunFile]:
         match = RESULTS_RE.match(path.name)
         if not match:
             raise SubmissionError(
-                f"{path}: file name must be lm-eval's results_<time>.json (letters, digits, "
-                "'.', ':', '_', '-')"
+                f"{path.name}: file name must be lm-eval's results_<time>.json (letters, "
+                "digits, '.', '_', '-'); rename it and its samples_<task>_<time>.jsonl files "
+                "as lm-eval wrote them"
             )
         if path.name in names:
             raise SubmissionError(

@@ -706,3 +706,25 @@ def test_scores_of_an_older_task_version_are_not_on_the_board():
             else "yes"
         )
         assert page[t.task] == expected
+
+
+def test_rows_on_different_custom_items_never_share_a_ranking_pool():
+    """Custom subsets are named by their items (``custom-<hash>``; older stored "custom" rows by
+    their logged hash): two rows on other items are in pools of their own."""
+    from benchmarks.bench_leaderboard import make_submission
+
+    lay, rows, scores, _ = _frames()
+    subsets = {
+        "s1": "custom-aaaaaaaaaaaa",
+        "s2": "custom-bbbbbbbbbbbb",
+        "s3": "custom-aaaaaaaaaaaa",
+    }
+    scores = scores.assign(subset=scores["row_id"].map(subsets).fillna(""))
+    board = views.build_board(rows, scores, lay)
+    assert board.loc["s1", "Pool"] == board.loc["s3", "Pool"] != board.loc["s2", "Pool"]
+    qa = views.layout().of(Category.QA)[:1]
+    legacy = [make_submission(f"org/m{i}", tasks=qa, n_items=5)[0].tasks[0] for i in range(2)]
+    for i, task in enumerate(legacy):
+        task.data.subset, task.data.logged_sha256 = "custom", f"{i}" * 64
+    assert legacy[0].item_subset != legacy[1].item_subset
+    assert legacy[0].item_subset.startswith("custom-")
