@@ -199,11 +199,12 @@ def loaded_weights(path: Path) -> list[Path]:
 
 
 def needs_remote_code(path: Path) -> list[str]:
-    """The JSON files of a model or adapter folder that ask for the repository's own code: an
-    ``auto_map`` (config.json, tokenizer_config.json, a processor config...) or a PEFT
-    ``auto_mapping``. Every top-level ``*.json`` is read (bounded)."""
+    """The config files of a model or adapter folder that ask for the repository's own code:
+    an ``auto_map`` or a PEFT ``auto_mapping`` in any ``*config.json`` the loaders read
+    (config.json, tokenizer_config.json, preprocessor/processor configs, adapter_config.json),
+    each read bounded."""
     found = []
-    jsons = [p for p in _files(path) if p.suffix == ".json" and p.name != SAFETENSORS_INDEX]
+    jsons = [p for p in _files(path) if p.name.endswith("config.json")]
     if len(jsons) > MAX_CONFIG_FILES:
         raise RequestError(f"{path}: {len(jsons)} JSON files; a model folder has a handful")
     for json_path in jsons:
@@ -432,8 +433,14 @@ def resolved(ref: str) -> str:
 def request_key(
     model: str, revision: str, precision: str, adapter: str | None, sha: str = ""
 ) -> str:
-    """Same weights, same key: resolved paths, and a hub model's resolved commit when known."""
-    text = json.dumps([resolved(model), sha or revision, precision, resolved(adapter or "")])
+    """Same weights, same key: resolved paths, hub ids in any case (the hub's ids are
+    case-insensitive), and a hub model's resolved commit when known."""
+
+    def one(ref: str) -> str:
+        ref = resolved(ref)
+        return ref if ref.startswith("/") else ref.casefold()
+
+    text = json.dumps([one(model), sha or revision, precision, one(adapter or "")])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

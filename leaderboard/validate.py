@@ -580,6 +580,12 @@ def check_task(
     parts = itemlib.metric_data(primary_items, spec.metric)
     clusters = [it.cluster for it in primary_items]
     cluster_arr = np.array(clusters) if all(c is not None for c in clusters) else None
+    if len(primary_items) < 2:
+        raise rejected(
+            run.path, f"$.n-samples.{leaf}", f"task {leaf} evaluated {len(primary_items)} document",
+            "a score needs at least 2 documents per task for its standard error; rerun with "
+            "--limit 2 or more",
+        )  # fmt: skip
     score, low, high = stats.score_interval(
         parts.num, parts.den, leaf, clusters=cluster_arr, n_resamples=CI_RESAMPLES, seed=CI_SEED
     )

@@ -103,10 +103,10 @@ def test_a_planted_request_never_runs_the_models_code(model, tmp_path, config):
     plant(store, model, allow_remote_code=True)
     proc = worker(store, work, HF_MODULES_CACHE=str(tmp_path / "modules"))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not marker.exists()  # the model's code never ran
     req = only_request(store)
     assert req.status == RequestStatus.FAILED, req
     assert "refused at claim time" in req.error and "--allow-remote-code" in req.error
-    assert not marker.exists()
     assert not list(work.rglob("eval.log"))  # no evaluation was started
 
 
