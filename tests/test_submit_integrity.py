@@ -281,7 +281,7 @@ def test_huge_env_info_is_stored_truncated_with_a_note(runs, tmp_path, capsys):
     assert rc == 0, err
     (stored,) = (tmp_path / "store").rglob("results_*.json")
     info = json.loads(stored.read_text())["pretty_env_info"]
-    assert len(info) < 30_000 and "truncated by biobench submit: 10000000 characters" in info
+    assert len(info) < 9_000 and "cut by biobench submit: 10000000 characters" in info
 
 
 def test_control_characters_in_responses_are_stored_escaped(runs, tmp_path, capsys):
