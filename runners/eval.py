@@ -15,9 +15,13 @@ Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
   between the products stay float32); ``auto`` (default) is ``bf16`` where the CPU has
   AMX-BF16 / AVX512-BF16 units and the model runs on the CPU, else ``ieee``
   (:mod:`runners.hardware`; README "Speed and precision" has the measured speed and agreement);
+* ``--allow-remote-code``: the only way to load a model with ``trust_remote_code=True`` (its
+  repository's Python runs as you); ``trust_remote_code`` in ``--model_args`` (any spelling the
+  loader takes as true), lm-eval's ``--trust_remote_code`` or a ``--metadata`` setting it is
+  refused without it (``docs/security.md``);
 * a ``biobench`` block in the results JSON: suite version, the matmul precision of a CPU run,
-  and per task the data source, record count and SHA-256 of the canonical test records, so a
-  run can be checked later.
+  the lite size of a ``--lite`` run, and per task the data source, record count and SHA-256
+  of the canonical test records, so a run can be checked later.
 
 The same tasks run with plain lm-eval: ``lm_eval --tasks bio_qa ...`` once ``make setup`` has
 registered them (``biobench lm-eval-tasks``), or ``lm_eval --include_path tasks ...``.
