@@ -492,3 +492,16 @@ def test_verify_refuses_a_declared_remote_code_model_without_its_own_flag(runs, 
     assert verify.main([sid, "--store", str(store), "--items", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--allow-remote-code" in err[0]
+
+
+def test_logged_items_must_be_the_declared_lite_subset(runs, tmp_path, capsys):
+    """First items declared as the seeded lite subset (which is other items) are refused."""
+    run = copy_run(runs.b, tmp_path / "run")  # doc ids 0 and 1 of every task
+
+    def as_lite(data: dict) -> None:
+        data["config"]["limit"] = None
+        data.setdefault("biobench", {})["lite"] = 2
+
+    _edit_results(as_lite)(run)
+    rc, err = submit([run], tmp_path / "store", "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "$.biobench.lite" in err and len(err.strip().splitlines()) == 1, err
