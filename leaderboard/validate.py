@@ -151,10 +151,7 @@ def _long_strings(obj: Any, path: tuple = ()) -> Iterator[tuple[str, str]]:
             stack.extend((where + (k,), v) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((where + (i,), v) for i, v in enumerate(value))
-        elif (
-            isinstance(value, str)
-            and value.count(" ") + value.count("\n") >= itemlib.ECHO_WORDS - 1
-        ):
+        elif isinstance(value, str) and len(itemlib.normalized_words(value)) >= itemlib.ECHO_WORDS:
             yield json.dumps(where), value
 
 
