@@ -28,6 +28,7 @@ import hashlib
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,8 +192,22 @@ def is_withheld(response: str | None) -> bool:
     return bool(response) and response.startswith(WITHHELD_PREFIX)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" and punctuation separate words
+_INVISIBLE = frozenset({"Cf", "Mn", "Me"})  # format characters (ZWJ, ...) and combining marks
+
+
+def normalized_words(text: str) -> list[str]:
+    """The words of ``text`` as the echo check compares them: Unicode compatibility forms
+    folded (NFKD: full-width letters, ligatures), format characters (zero-width joiners and
+    spaces, soft hyphens, direction marks: category Cf) and combining marks removed, case
+    folded, then runs of letters and digits (any other character, ``_`` included, separates
+    words; whitespace of any kind and amount counts once)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    visible = "".join(c for c in decomposed if unicodedata.category(c) not in _INVISIBLE)
+    return _WORD.findall(unicodedata.normalize("NFKC", visible).casefold())
+
+
+_words = normalized_words
 
 
 def _item_text(sample: dict[str, Any]) -> str:
@@ -227,6 +242,48 @@ def echoes_item(response: str, sample: dict[str, Any], n: int = ECHO_WORDS) -> b
     item = _words(_item_text(sample))
     grams = {tuple(item[i : i + n]) for i in range(len(item) - n + 1)}
     return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))
+
+
+def _grams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+class EchoGuard:
+    """Free text of a results file (its environment report, chat template, task configs...)
+    checked against the test items the run logged: a text that shares ``n`` consecutive words
+    with an item's document or target is test-set text and is withheld from the store
+    (:meth:`scan` each samples line, then :meth:`withheld`)."""
+
+    def __init__(self, texts: dict[str, str], n: int = ECHO_WORDS) -> None:
+        self.n = n
+        self._grams: dict[tuple[str, ...], set[str]] = {}
+        for key, text in texts.items():
+            for gram in _grams(normalized_words(text), n):
+                self._grams.setdefault(gram, set()).add(key)
+        self.hits: set[str] = set()
+
+    def scan(self, sample: dict[str, Any]) -> None:
+        if not self._grams or len(self.hits) == len(self._grams):
+            return
+        parts: list[str] = []
+        _collect(sample.get("doc"), parts)
+        _collect(sample.get("target"), parts)
+        words = normalized_words("\n".join(parts))
+        for i in range(len(words) - self.n + 1):
+            keys = self._grams.get(tuple(words[i : i + self.n]))
+            if keys:
+                self.hits |= keys
+
+
+def _collect(value: Any, parts: list[str]) -> None:
+    if isinstance(value, str):
+        parts.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect(v, parts)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _collect(v, parts)
 
 
 def item_from_sample(task: str, sample: dict[str, Any], output_type: str, where: str) -> ItemRecord:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE_SECONDS = 300.0
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
 HELD, DONE, ABANDONED = "held", "done", "abandoned"
+MAX_LEASE_BYTES = 64 * 2**10  # a lease is a few hundred bytes of JSON
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -156,9 +157,12 @@ def generations(folder: Path) -> list[int]:
 
 
 def read_lease(path: Path) -> dict[str, Any] | None:
-    """A lease file's content, or None when it cannot be read as one (being written, damaged)."""
+    """A lease file's content, or None when it cannot be read as one (being written, damaged,
+    or not a regular file: a planted link or FIFO is never followed or waited on)."""
+    from tasks.ground.atomic import read_bounded
+
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_bounded(path, MAX_LEASE_BYTES))
     except (OSError, ValueError):
         return None
     ok = isinstance(data, dict) and isinstance(data.get("expires_at"), int | float)

@@ -193,7 +193,8 @@ class DataProvenance(Strict):
     subset: str = Field(
         default="",
         max_length=40,
-        description="full, lite-<n>-<version> (tasks/common/subsets.py), first-<n> or custom",
+        description="full, lite-<n>-<version> (tasks/common/subsets.py), first-<n>, or "
+        "custom-<first 12 hex digits of logged_sha256> (other items: a pool of their own)",
     )
 
 
@@ -338,6 +339,8 @@ class TaskResult(Strict):
         """Which items of the test set the task ran on: the provenance's ``subset`` (``full``,
         ``lite-<n>-<version>``, ``first-<n>``, ...) or, for submissions stored before it existed,
         ``full`` when every record was evaluated and ``first-<n>`` otherwise (``--limit``)."""
+        if self.data.subset == "custom":  # stored before custom subsets were named by items
+            return f"custom-{self.data.logged_sha256[:12]}"
         if self.data.subset:
             return self.data.subset
         return "full" if self.data.complete else f"first-{self.data.n_logged}"
@@ -501,6 +504,25 @@ class LmEvalConfig(Loose):
         return value
 
 
+# The top-level fields of lm-eval's results file the store keeps (lm-eval 0.4.13 writes these);
+# any other field is dropped at submit, never stored (it could carry dataset text).
+RESULTS_FIELDS = frozenset({
+    "results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
+    "n-samples", "config", "git_hash", "date", "pretty_env_info", "transformers_version",
+    "lm_eval_version", "upper_git_hash", "tokenizer_pad_token", "tokenizer_eos_token",
+    "tokenizer_bos_token", "eot_token_id", "max_length", "task_hashes", "model_source",
+    "model_name", "model_name_sanitized", "system_instruction", "system_instruction_sha",
+    "fewshot_as_multiturn", "chat_template", "chat_template_sha", "start_time", "end_time",
+    "total_evaluation_time_seconds", "biobench",
+})  # fmt: skip
+# ... and the keys of its ``config`` block
+RESULTS_CONFIG_FIELDS = frozenset({
+    "model", "model_args", "model_num_parameters", "model_dtype", "model_revision", "model_sha",
+    "batch_size", "batch_sizes", "device", "use_cache", "limit", "bootstrap_iters", "gen_kwargs",
+    "random_seed", "numpy_seed", "torch_seed", "fewshot_seed",
+})  # fmt: skip
+
+
 class LmEvalResults(Loose):
     """The fields of lm-eval's ``results_<time>.json`` the suite reads, typed and bounded."""
 
@@ -508,7 +530,9 @@ class LmEvalResults(Loose):
     configs: dict[str, dict[str, Any]]
     versions: dict[str, str | float | StrictInt | None]
     n_samples: dict[str, LmEvalCounts] = Field(alias="n-samples")
-    n_shot: dict[str, StrictInt | None] = Field(default_factory=dict, alias="n-shot")
+    n_shot: dict[str, Annotated[StrictInt, Field(ge=0, le=10_000)] | None] = Field(
+        default_factory=dict, alias="n-shot"
+    )
     config: LmEvalConfig
     lm_eval_version: str = Field(max_length=100)
     transformers_version: str | None = Field(default=None, max_length=100)

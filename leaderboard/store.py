@@ -262,11 +262,39 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------
 
+    def _canonical_spelling(self, prepared: Prepared) -> Submission:
+        """Hub ids are case-insensitive (``org/Name`` and ``ORG/name`` are one repository): a
+        model already stored under another case keeps its stored spelling, so a second
+        spelling never becomes a second row. ``prepared`` is updated in place."""
+        sub = prepared.submission
+        wanted = model_folder(sub.model.id)
+        if (self.root / wanted).is_dir() or not self.root.is_dir():
+            return sub
+        stored = next(
+            (
+                d.name
+                for d in sorted(self.root.iterdir())
+                if "__" in d.name
+                and not d.name.startswith(".")
+                and d.name.casefold() == wanted.casefold()
+                and d.is_dir()
+            ),
+            None,
+        )
+        if stored is None:
+            return sub
+        org, _, name = stored.partition("__")
+        model = sub.model.model_copy(update={"id": f"{org}/{name}"})
+        sub = sub.model_copy(update={"model": model, "submission_id": f"{stored}/{sub.run_id}"})
+        prepared.submission = sub
+        log.info("model id %s stored under its existing spelling %s/%s", wanted, org, name)
+        return sub
+
     def add(self, prepared: Prepared, *, replace: bool = False) -> Path:
         """Store a checked submission atomically; duplicates are rejected unless ``replace``."""
-        sub = prepared.submission
         with self.lock():
             self.recover()
+            sub = self._canonical_spelling(prepared)
             dups = self.duplicates_of(sub)
             target = self.root / model_folder(sub.model.id) / sub.run_id
             if dups and not replace:

@@ -32,7 +32,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,11 +42,13 @@ import numpy as np
 from pydantic import ValidationError
 
 from leaderboard import baselines as baselinelib
+from leaderboard import evalspec, stats
 from leaderboard import items as itemlib
-from leaderboard import stats
 from leaderboard.rescore import PromptPolicy, TaskRescorer, build_tasks
 from leaderboard.schemas import (  # noqa: F401 (re-exported)
     N_RESAMPLES,
+    RESULTS_CONFIG_FIELDS,
+    RESULTS_FIELDS,
     SCHEMA_VERSION,
     Adapter,
     DataProvenance,
@@ -69,7 +71,7 @@ from leaderboard.suite import Suite, SuiteTask, load_suite
 from tasks import registry
 from tasks.common.records import canonical_json, records_sha256
 from tasks.common.sources import DataUnavailableError, load
-from tasks.common.subsets import subset_name
+from tasks.common.subsets import lite_indices, subset_name
 from tasks.ground.precision import MATMUL_PRECISIONS
 
 MAX_RESULTS_BYTES = 50 * 2**20
@@ -81,9 +83,10 @@ TOLERANCE = 1e-9  # |reported - recomputed| allowed (float summation order)
 CI_RESAMPLES = N_RESAMPLES
 CI_SEED = 0
 
-RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.json$")
+# lm-eval names its files results_<time>.json with ':' made '-': the names the store keeps
+RESULTS_RE = re.compile(r"^results_(?P<stamp>[0-9A-Za-z._-]{1,80})\.json$")
 SAMPLES_RE = re.compile(
-    r"^samples_(?P<task>[A-Za-z0-9_.-]{1,150})_(?P<stamp>[0-9A-Za-z:._-]{1,80})\.jsonl$"
+    r"^samples_(?P<task>[A-Za-z0-9_.-]{1,150})_(?P<stamp>[0-9A-Za-z._-]{1,80})\.jsonl$"
 )
 
 
@@ -112,9 +115,55 @@ class RunFile:
     stamp: str
     data: dict[str, Any]
     samples: dict[str, Path]
+    guard: itemlib.EchoGuard | None = None  # the results' free text vs the logged test items
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = itemlib.EchoGuard(dict(_long_strings(self.data)))
 
 
-MAX_ENV_INFO_CHARS = 20_000  # pretty_env_info longer than this is stored truncated, with a note
+# Free-text fields of a results file are stored at most this long (longer: cut, with a note);
+# any other top-level text field at most DEFAULT_TEXT_CHARS.
+TEXT_LIMITS = {"pretty_env_info": 8_000, "chat_template": 16_000, "system_instruction": 4_000}
+DEFAULT_TEXT_CHARS = 300
+ECHO_MARKER = "[withheld by biobench submit: repeats {n}+ consecutive words of a test item]"
+
+
+def _bounded_text(data: dict[str, Any]) -> dict[str, Any]:
+    """Only the known top-level fields of a results file (:data:`RESULTS_FIELDS`) and known
+    ``config`` keys: anything else is dropped, never stored; free text bounded."""
+    kept = {k: v for k, v in data.items() if k in RESULTS_FIELDS}
+    if isinstance(kept.get("config"), dict):
+        kept["config"] = {k: v for k, v in kept["config"].items() if k in RESULTS_CONFIG_FIELDS}
+    for key, value in kept.items():
+        most = TEXT_LIMITS.get(key, DEFAULT_TEXT_CHARS)
+        if isinstance(value, str) and len(value) > most:
+            kept[key] = value[:most] + f"\n[cut by biobench submit: {len(value)} characters in all]"
+    return kept
+
+
+def _long_strings(obj: Any, path: tuple = ()) -> Iterator[tuple[str, str]]:
+    """(JSON path, text) of every string in ``obj`` long enough to hold an echo, walked without
+    recursion; the path is :func:`json.dumps` of its keys (a stable, unambiguous name)."""
+    stack: list[tuple[tuple, Any]] = [(path, obj)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((where + (k,), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((where + (i,), v) for i, v in enumerate(value))
+        elif isinstance(value, str) and len(itemlib.normalized_words(value)) >= itemlib.ECHO_WORDS:
+            yield json.dumps(where), value
+
+
+def _withhold_echoes(run: RunFile) -> None:
+    """Replace the results' strings that repeat test items (``run.guard``) by a marker."""
+    for key in run.guard.hits if run.guard else ():
+        *parents, last = json.loads(key)
+        node = run.data
+        for part in parents:
+            node = node[part]
+        node[last] = ECHO_MARKER.format(n=itemlib.ECHO_WORDS)
 
 
 def rejected(file: Path | str, where: str, what: str, fix: str) -> SubmissionError:
@@ -186,13 +235,7 @@ def _read_results(path: Path) -> dict[str, Any]:
         value = err.get("input")
         got = "" if isinstance(value, dict | list) else f" (got {str(value)[:80]!r})"
         raise rejected(path, _loc(err["loc"]), f"{err['msg']}{got}", fix) from exc
-    env_info = data.get("pretty_env_info")
-    if isinstance(env_info, str) and len(env_info) > MAX_ENV_INFO_CHARS:
-        data["pretty_env_info"] = (
-            env_info[:MAX_ENV_INFO_CHARS]
-            + f"\n[truncated by biobench submit: {len(env_info)} characters in all]"
-        )
-    return data
+    return _bounded_text(data)
 
 
 def _check_plain_file(path: Path) -> None:
@@ -229,8 +272,9 @@ def find_runs(paths: Sequence[Path]) -> list[RunFile]:
         match = RESULTS_RE.match(path.name)
         if not match:
             raise SubmissionError(
-                f"{path}: file name must be lm-eval's results_<time>.json (letters, digits, "
-                "'.', ':', '_', '-')"
+                f"{path.name}: file name must be lm-eval's results_<time>.json (letters, "
+                "digits, '.', '_', '-'); rename it and its samples_<task>_<time>.jsonl files "
+                "as lm-eval wrote them"
             )
         if path.name in names:
             raise SubmissionError(
@@ -327,8 +371,10 @@ def _read_items(
     check: DataCheck,
     rescorer: TaskRescorer,
     max_lines: int,
+    guard: itemlib.EchoGuard | None = None,
 ) -> list[ItemRecord]:
-    """Item records of a samples file, streamed line by line; each one re-scored by the suite."""
+    """Item records of a samples file, streamed line by line; each one re-scored by the suite
+    (and shown to ``guard``, which finds the results' free text that repeats a test item)."""
     out: list[ItemRecord] = []
     try:
         for number, sample in itemlib.read_jsonl(path):
@@ -341,6 +387,8 @@ def _read_items(
             item = itemlib.item_from_sample(leaf, sample, output_type, where)
             check.check_doc(item.doc_id, sample.get("doc"), where)
             rescorer.check(sample, where)
+            if guard is not None:
+                guard.scan(sample)
             out.append(item)
     except itemlib.ItemError as exc:
         raise SubmissionError(f"task {leaf}: {exc}") from exc
@@ -439,17 +487,55 @@ def _provenance(
             "with the suite's data"
         )
     limit = run.data["config"].get("limit")
+    _check_declared_subset(leaf, run, doc_ids, len(check.records), biobench)
+    subset = subset_name(leaf, doc_ids, len(check.records))
+    logged = check.logged_sha256(doc_ids)
+    if subset == "custom":  # named by its items: rows on other items never share its pool
+        subset = f"custom-{logged[:12]}"
     return DataProvenance(
         source=check.source,
         full_sha256=check.full_sha256,
         full_sha256_from="results" if block is not None else "recomputed",
-        logged_sha256=check.logged_sha256(doc_ids),
+        logged_sha256=logged,
         n_total=len(check.records),
         n_logged=len(doc_ids),
         limit=float(limit) if limit is not None else None,
         complete=len(doc_ids) == len(check.records),
-        subset=subset_name(leaf, doc_ids, len(check.records)),
+        subset=subset,
     )
+
+
+def _check_declared_subset(
+    leaf: str, run: RunFile, doc_ids: list[int], n_total: int, biobench: dict[str, Any]
+) -> None:
+    """The logged documents are the subset the results declare: ``config.limit`` N means the
+    first N test records in file order (doc ids 0..N-1, as lm-eval takes them; a fraction as
+    lm-eval rounds it), a ``biobench.lite`` N means that task's seeded lite subset of N. Items
+    picked from a larger run and declared as a smaller limit are rejected."""
+    limit = run.data["config"].get("limit")
+    ids = sorted(doc_ids)
+    fix = "submit the results and samples files of one run, unmodified"
+    if limit is not None:
+        size = math.ceil(n_total * limit) if limit < 1.0 else int(limit)
+        expected = list(range(min(size, n_total)))
+        if ids != expected:
+            odd = sorted(set(ids) ^ set(expected))[:3]
+            raise rejected(
+                run.path,
+                f"$.config.limit ({leaf})",
+                f"declares --limit {limit:g}, i.e. doc ids 0..{len(expected) - 1}, but the "
+                f"samples log {len(ids)} documents that differ (doc ids {odd})",
+                fix,
+            )
+    lite = biobench.get("lite") if isinstance(biobench, dict) else None
+    if lite is not None:
+        if isinstance(lite, bool) or not isinstance(lite, int) or lite < 1:
+            raise rejected(run.path, "$.biobench.lite", f"{lite!r} is not a lite size", fix)
+        if ids != lite_indices(leaf, min(lite, n_total)):
+            raise rejected(
+                run.path, f"$.biobench.lite ({leaf})",
+                f"declares the lite subset of {lite} but the samples log other documents", fix,
+            )  # fmt: skip
 
 
 def check_task(
@@ -476,7 +562,7 @@ def check_task(
     n_filters = max(1, len(data["configs"].get(leaf, {}).get("filter_list") or []))
     rescorer = TaskRescorer(leaf, task, PromptPolicy.of_results(data, leaf))
     items = _read_items(
-        leaf, samples, suite_task.output_type, check, rescorer, n_effective * n_filters
+        leaf, samples, suite_task.output_type, check, rescorer, n_effective * n_filters, run.guard
     )
     groups = itemlib.by_filter(items)
     doc_ids = _check_coverage(groups, n_effective, samples)
@@ -492,6 +578,12 @@ def check_task(
     parts = itemlib.metric_data(primary_items, spec.metric)
     clusters = [it.cluster for it in primary_items]
     cluster_arr = np.array(clusters) if all(c is not None for c in clusters) else None
+    if len(primary_items) < 2:
+        raise rejected(
+            run.path, f"$.n-samples.{leaf}", f"task {leaf} evaluated {len(primary_items)} document",
+            "a score needs at least 2 documents per task for its standard error; rerun with "
+            "--limit 2 or more",
+        )  # fmt: skip
     score, low, high = stats.score_interval(
         parts.num, parts.den, leaf, clusters=cluster_arr, n_resamples=CI_RESAMPLES, seed=CI_SEED
     )
@@ -572,13 +664,14 @@ _DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16", "
 
 
 def _model_args(config: dict[str, Any]) -> dict[str, Any]:
+    """The run's model arguments, parsed as lm-eval parsed them (:mod:`leaderboard.evalspec`)."""
     args = config.get("model_args")
-    if isinstance(args, dict):
-        return args
-    if isinstance(args, str):
-        pairs = (p.split("=", 1) for p in args.split(",") if "=" in p)
-        return {k.strip(): v.strip() for k, v in pairs}
-    return {}
+    try:
+        return evalspec.parse_model_args(args if isinstance(args, dict | str) else None)
+    except evalspec.SpecError as exc:
+        raise SubmissionError(
+            f"$.config.model_args: {exc} — submit the results file lm-eval wrote, unmodified"
+        ) from exc
 
 
 def _derived_model_id(config: dict[str, Any]) -> str | None:
@@ -697,8 +790,8 @@ def _check_runs(runs: Sequence[RunFile], suite: Suite, tasks_dir: Path) -> dict[
 
 
 def _uses_remote_code(config: dict[str, Any]) -> bool:
-    value = _model_args(config).get("trust_remote_code")
-    return value is True or str(value).strip().lower() in {"true", "1", "yes"}
+    """Any spelling the loader takes as true (:func:`leaderboard.evalspec.is_on`)."""
+    return evalspec.uses_remote_code(_model_args(config))
 
 
 def _model_info(merged: Metadata, remote_code: bool = False) -> ModelInfo:
@@ -818,6 +911,8 @@ def prepare(
         (it for task in checked.values() for it in task.items),
         key=lambda it: (it.task, it.filter, it.doc_id),
     )
+    for run in runs:
+        _withhold_echoes(run)
     files: dict[str, bytes] = {run.path.name: _scrubbed(run.data) for run in runs}
     files[itemlib.ITEMS_FILE] = itemlib.write_items(items)
     digest = hashlib.sha256(files[itemlib.ITEMS_FILE]).hexdigest()

@@ -21,7 +21,6 @@ Task columns, category averages and their order come from :mod:`tasks.registry` 
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 import shlex
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboard import trivial
+from leaderboard.evalspec import DEFAULT_MODEL, LOCAL_PLACEHOLDER, EvalSpec
 from leaderboard.schemas import check_model_id
 from leaderboard.suite import Suite, load_suite
 from tasks import registry
@@ -991,19 +991,7 @@ TITLE_STYLE = (
 )
 
 
-EMBEDDED_MODEL_DIR = "models/smollm2-135m-instruct"  # where `biobench model prepare` puts it
 LOCAL_FOLDER = "<local model folder>"
-_LITE = re.compile(r"^lite-(\d+)-")
-_FIRST = re.compile(r"^first-(\d+)$")
-
-
-def _subset_flags(label: str) -> list[str]:
-    """``biobench eval`` flags that select a task's stored item subset."""
-    if m := _LITE.match(label):
-        return ["--lite", m.group(1)]
-    if m := _FIRST.match(label):
-        return ["--limit", m.group(1)]
-    return []
 
 
 def mask_local_paths(text: str) -> str:
@@ -1012,72 +1000,29 @@ def mask_local_paths(text: str) -> str:
 
 
 def reproduce_command(sub) -> str:
-    """Shell commands that rerun a submission's tasks on the same items (every value
-    shell-quoted): one ``biobench eval`` per item subset (``--lite`` / ``--limit``), then
-    ``biobench submit``. A run of the embedded SmolLM2 (evaluated from the folder ``biobench
-    model prepare`` writes) reruns with ``--model default``; another local folder is named as a
-    placeholder, never as the original machine's path or a revision the hub does not have."""
-    try:
-        args = json.loads(sub.run.model_args) if sub.run.model_args else {}
-    except ValueError:
-        args = {}
-    if not isinstance(args, dict):
-        args = {}
-    local = str(args.get("pretrained", "")).startswith("/")
-    embedded = local and str(args["pretrained"]).rstrip("/").endswith(EMBEDDED_MODEL_DIR)
-    hidden = ("pretrained", "revision", "peft", "trust_remote_code")
-    args = {k: v for k, v in args.items() if k not in hidden}
+    """Shell commands that rerun a submission's tasks as it ran them (:meth:`EvalSpec.
+    for_submission`: one ``biobench eval`` per item subset and few-shot/cap setting, then
+    ``biobench submit``), every argument shell-quoted and the model arguments one JSON object
+    (so no key or value can add an argument). A run of the embedded SmolLM2 reruns with
+    ``--model default``; another local folder is named as the placeholder ``MODEL_DIR``, never
+    as the original machine's path or a revision the hub does not have. Remote code appears
+    only when the submitter declared it, with a warning and ``--allow-remote-code``."""
     remote_code = bool(getattr(sub.model, "trust_remote_code", False))
-    pretrained = sub.model.base_model if sub.model.adapter else sub.model.id
-    parts = []
-    if not embedded:
-        parts.append(f"pretrained={'MODEL_DIR' if local else pretrained}")
-        if not local:
-            parts.append(f"revision={sub.model.revision}")
-    if sub.model.adapter:
-        parts.append(f"peft={sub.model.adapter.id}")
-    parts += [f"{k}={v}" for k, v in sorted(args.items())]
-    if remote_code:  # only when the submitter declared it, and never without saying so
-        parts.append("trust_remote_code=True")
-    spec_names = {t.name for t in registry.TASKS}
-    leaves = [t for t in sub.tasks if not t.is_detail and t.task in spec_names]
-    by_subset: dict[tuple[str, ...], list[str]] = {}
-    for t in leaves:
-        label = t.item_subset
-        by_subset.setdefault(tuple(_subset_flags(label)), []).append(t.task)
-    shots = sorted({t.n_shot for t in sub.tasks})
+    specs = EvalSpec.for_submission(sub, shown=True, trust_remote_code=remote_code)
     lines = []
     if remote_code:
         lines.append(
             "# this model runs code from its repository when it loads (trust_remote_code=True, "
             "declared by the submitter): review that code before running these commands"
         )
-    if embedded:
+    if any(s.model == DEFAULT_MODEL for s in specs):
         lines.append("biobench model prepare  # the embedded SmolLM2 GGUF, dequantised once")
-    elif local:
+    elif any(s.model == LOCAL_PLACEHOLDER for s in specs):
         lines.append(
-            f"# evaluated from a local folder: set MODEL_DIR to your copy of {sub.model.id} "
-            f"(revision {sub.model.revision})"
+            f"# evaluated from a local folder: replace {LOCAL_PLACEHOLDER} below with the path of "
+            f"your copy of {sub.model.id} (revision {sub.model.revision})"
         )
-    model_args = ""
-    if parts and local and not embedded:  # "$MODEL_DIR" expands; the rest stays quoted
-        rest = ",".join(parts[1:])
-        model_args = '"pretrained=$MODEL_DIR"' + (shlex.quote("," + rest) if rest else "")
-    elif parts:
-        model_args = shlex.quote(",".join(parts))
-    for flags, names in by_subset.items():
-        eval_cmd = ["biobench", "eval", "--model", "default" if embedded else "hf"]
-        quoted = [shlex.quote(p) for p in eval_cmd]
-        if model_args:
-            quoted += ["--model_args", model_args]
-        rest_cmd = ["--tasks", ",".join(names), *flags, "--output_path", "runs/reproduce"]
-        if shots and shots != [0]:
-            rest_cmd += ["--num_fewshot", str(shots[-1])]
-        if sub.run.chat_template:
-            rest_cmd.append("--apply_chat_template")
-        if sub.run.matmul_precision:
-            rest_cmd += ["--matmul-precision", sub.run.matmul_precision]
-        lines.append(" ".join(quoted + [shlex.quote(p) for p in rest_cmd]))
+    lines += [spec.shell_line("runs/reproduce") for spec in specs]
     submit_cmd = [
         "biobench", "submit", "runs/reproduce", "--model-id", sub.model.id,
         "--revision", sub.model.revision, "--precision", str(sub.model.precision),

@@ -244,9 +244,12 @@ def evaluate(plan: Plan, label: str, base: str, adapter: Path | None) -> tuple[l
 
     Returns the result folders and, per run, its wall and CPU seconds (None when reused).
     """
+    from leaderboard.evalspec import EvalSpec
     from runners import eval as biobench_eval
 
-    model_args = f"pretrained={base},dtype={plan.dtype}" + (f",peft={adapter}" if adapter else "")
+    model = EvalSpec(
+        model=base, tasks=(), model_args={"peft": str(adapter)} if adapter else {}, dtype=plan.dtype
+    )
     folders, timing = [], {}
     for group in plan.groups:
         settings = plan.eval_settings(group)
@@ -260,17 +263,14 @@ def evaluate(plan: Plan, label: str, base: str, adapter: Path | None) -> tuple[l
                 continue
             if folder.exists():  # a killed run: lm-eval has no resume, start the unit again
                 shutil.rmtree(folder)
-            argv = ["--model", "hf", "--model_args", model_args, "--tasks", ",".join(tasks)]
-            argv += ["--output_path", str(folder)]
-            if settings["lite"] is not None:
-                argv += ["--lite", str(settings["lite"])]
-            elif settings["limit"] is not None:
-                argv += ["--limit", str(settings["limit"])]
-            if cap is not None:
-                argv += ["--gen_kwargs", f"max_gen_toks={cap}"]
-            if "matmul_precision" in settings:
-                argv += ["--matmul-precision", settings["matmul_precision"]]
-            argv += list(plan.eval_args)
+            spec = model.with_(
+                tasks=tuple(tasks),
+                lite=settings["lite"],
+                limit=settings["limit"] if settings["lite"] is None else None,
+                max_gen_toks=cap,
+                matmul_precision=settings.get("matmul_precision", ""),
+            )
+            argv = spec.eval_argv(str(folder)) + list(plan.eval_args)
             log.info("evaluation %s/%s: biobench eval %s", label, name, " ".join(argv))
             wall, cpu = time.perf_counter(), _cpu_seconds()
             code = biobench_eval.main(argv)

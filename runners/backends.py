@@ -19,13 +19,12 @@ value can smuggle in another argument: a folder named ``m,trust_remote_code=True
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+from leaderboard import evalspec
 from leaderboard.schemas import MAX_DATA_PARALLEL, MAX_TENSOR_PARALLEL, EvalBackend
 
 Backend = EvalBackend
@@ -60,16 +59,11 @@ class Parallelism:
 
 
 def parse_model_args(value: str | dict[str, Any] | None) -> dict[str, Any]:
-    """``--model_args`` (``k=v,...`` or a JSON object) parsed exactly as ``lm_eval run`` does."""
-    if isinstance(value, dict):
-        return dict(value)
-    if not value or not value.strip():
-        return {}
-    from lm_eval._cli.utils import MergeDictAction
-
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--model_args", nargs="+", action=MergeDictAction)
-    return dict(parser.parse_args(["--model_args", value]).model_args or {})
+    """``--model_args`` parsed exactly as ``lm_eval run`` does (:mod:`leaderboard.evalspec`)."""
+    try:
+        return evalspec.parse_model_args(value)
+    except evalspec.SpecError as exc:
+        raise BackendError(str(exc)) from exc
 
 
 def check(backend: Backend, parallel: Parallelism) -> None:
@@ -147,5 +141,4 @@ def lora_rank(adapter_config: dict[str, Any]) -> int:
     raise BackendError(f"adapter rank {rank} exceeds vLLM's largest max_lora_rank (512)")
 
 
-def json_arg(args: dict[str, Any]) -> str:
-    return json.dumps(args, sort_keys=True)
+json_arg = evalspec.json_arg

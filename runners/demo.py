@@ -125,31 +125,18 @@ class Steps:
 
 def evaluate(cfg: DemoConfig, model_args: str, root: Path) -> str:
     """Each group of ``cfg.limits``; lm-eval writes them all to ``root/<model>/``."""
+    from leaderboard.evalspec import EvalSpec, parse_model_args
     from runners.eval import run_folder_name
 
+    args = parse_model_args(model_args)
+    model = EvalSpec(
+        model=str(args.pop("pretrained")), tasks=(), model_args=args, seed=cfg.seed,
+        batch_size="8", max_gen_toks=cfg.max_gen_toks,
+    )  # fmt: skip
     for k, (group, limit) in enumerate(cfg.limits, 1):
         print(f"  group {k}/{len(cfg.limits)}: {group}, first {limit} items per task", flush=True)
-        _run(
-            _python(
-                "eval",
-                "--model",
-                "hf",
-                "--model_args",
-                model_args,
-                "--tasks",
-                group,
-                "--limit",
-                str(limit),
-                "--seed",
-                str(cfg.seed),
-                "--batch_size",
-                "8",
-                "--gen_kwargs",
-                f"max_gen_toks={cfg.max_gen_toks}",
-                "--output_path",
-                str(root),
-            )
-        )
+        spec = model.with_(tasks=(group,), limit=limit)
+        _run(_python("eval", *spec.eval_argv(str(root))))
     return str(root / (run_folder_name(model_args) or ""))
 
 

@@ -15,9 +15,13 @@ Everything lm-eval's ``run`` accepts is passed through unchanged. Added here:
   between the products stay float32); ``auto`` (default) is ``bf16`` where the CPU has
   AMX-BF16 / AVX512-BF16 units and the model runs on the CPU, else ``ieee``
   (:mod:`runners.hardware`; docs/precision-and-speed.md has the measured speed and agreement);
+* ``--allow-remote-code``: the only way to load a model with ``trust_remote_code=True`` (its
+  repository's Python runs as you); ``trust_remote_code`` in ``--model_args`` (any spelling the
+  loader takes as true), lm-eval's ``--trust_remote_code`` or a ``--metadata`` setting it is
+  refused without it (docs/security.md);
 * a ``biobench`` block in the results JSON: suite version, the matmul precision of a CPU run,
-  and per task the data source, record count and SHA-256 of the canonical test records, so a
-  run can be checked later.
+  the lite size of a ``--lite`` run, and per task the data source, record count and SHA-256
+  of the canonical test records, so a run can be checked later.
 
 The same tasks run with plain lm-eval: ``lm_eval --tasks bio_qa ...`` once ``make setup`` has
 registered them (``biobench lm-eval-tasks``), or ``lm_eval --include_path tasks ...``.
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leaderboard import evalspec
 from leaderboard.schemas import MAX_DATA_PARALLEL, MAX_TENSOR_PARALLEL
 from runners import backends
 from runners.backends import BACKENDS, Backend, BackendError, Parallelism, parse_model_args
@@ -100,12 +105,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_matmul_precision_argument(parser)
     parser.add_argument(
+        "--num_fewshot",
+        type=int,
+        metavar="N",
+        help="few-shot examples per prompt (0 or more; default: each task's own)",
+    )
+    parser.add_argument(
+        "--allow-remote-code",
+        dest="allow_remote_code",
+        action="store_true",
+        help="load the model with trust_remote_code=True: Python code from the model's "
+        "repository runs as you; only after reviewing that code (the only way to turn it on)",
+    )
+    parser.add_argument(
         "--submit", action="store_true", help="store the run as a submission (biobench submit)"
     )
     from runners.submit import add_metadata_arguments
 
     add_metadata_arguments(parser)
     return parser
+
+
+# lm-eval options that turn remote code on besides model_args.trust_remote_code
+REMOTE_CODE_FLAG = "--trust_remote_code"
+
+
+def check_remote_code(args: argparse.Namespace, extra: list[str]) -> None:
+    """Remote code runs only with this command's own ``--allow-remote-code``: a
+    ``trust_remote_code`` in ``--model_args`` (any spelling the loader takes as true), lm-eval's
+    ``--trust_remote_code`` (or an abbreviation of it), or a ``--metadata`` / ``--config`` that
+    sets it is refused without that flag (BackendError)."""
+    if getattr(args, "allow_remote_code", False):
+        return
+    found = []
+    if evalspec.uses_remote_code(getattr(args, "model_args", "") or ""):
+        found.append("--model_args trust_remote_code")
+    for i, token in enumerate(extra):
+        name = token.split("=", 1)[0]
+        if len(name) > 4 and REMOTE_CODE_FLAG.startswith(name):
+            found.append(REMOTE_CODE_FLAG)
+        elif name == "--metadata" and i + 1 < len(extra):
+            if evalspec.uses_remote_code(extra[i + 1]):
+                found.append("--metadata trust_remote_code")
+        elif name == "--config" and "trust_remote_code" in _small_text(extra[i + 1 : i + 2]):
+            found.append("--config trust_remote_code")
+    if found:
+        raise BackendError(
+            f"{found[0]} asks to run code from the model's repository; that happens only with "
+            "biobench eval's own --allow-remote-code (pass it after reviewing that code), or "
+            "drop it"
+        )
+
+
+def _small_text(paths: list[str], limit: int = 1_000_000) -> str:
+    """The text of a small regular file named on the command line ('' when there is none)."""
+    from tasks.ground.atomic import read_bounded
+
+    try:
+        return read_bounded(Path(paths[0]), limit).decode("utf-8", "replace") if paths else ""
+    except (OSError, ValueError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -130,7 +189,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         from runners.model import prepare_default_model
 
         backend = Backend(chosen or Backend.HF)
-        base = parse_model_args(raw_args)
+        base = _remote_code(args, parse_model_args(raw_args))
         if "pretrained" in base:
             raise BackendError("--model default sets pretrained itself; drop it from --model_args")
         base = {"pretrained": str(prepare_default_model()), **base}
@@ -138,7 +197,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         backend = Backend(model or chosen or Backend.HF)
         if chosen and chosen != backend:
             raise BackendError(f"--model {model} and --backend {chosen} disagree; give one")
-        base = parse_model_args(raw_args)
+        base = _remote_code(args, parse_model_args(raw_args))
     else:
         if chosen or parallel != Parallelism():
             raise BackendError(
@@ -148,6 +207,14 @@ def plan_of(args: argparse.Namespace) -> Plan:
         return Plan(None, parallel, model, raw_args)
     backends.check(backend, parallel)
     return Plan(backend, parallel, backend.value, backends.model_args(backend, base, parallel))
+
+
+def _remote_code(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
+    """The model arguments with trust_remote_code exactly as this command's flag says."""
+    base = {k: v for k, v in base.items() if k not in evalspec.REMOTE_CODE_KEYS}
+    if getattr(args, "allow_remote_code", False):
+        base["trust_remote_code"] = True
+    return base
 
 
 def warn_slow_bf16(plan: Plan) -> None:
@@ -202,6 +269,8 @@ def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None =
         argv += ["--model_args", plan.model_args]
     if not args.no_log_samples:
         argv.append("--log_samples")
+    if getattr(args, "num_fewshot", None) is not None:
+        argv += ["--num_fewshot", str(args.num_fewshot)]
     if args.lite:
         argv += ["--samples", json.dumps(lite_samples(args.tasks, args.lite))]
     needs_device = plan.backend is not Backend.VLLM and plan.parallel.data == 1
@@ -315,12 +384,15 @@ def data_provenance(leaf_tasks: list[str]) -> dict[str, Any]:
     return out
 
 
-def annotate(results_path: Path, matmul: str | None = None) -> dict[str, Any]:
+def annotate(
+    results_path: Path, matmul: str | None = None, lite: int | None = None
+) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     leaves = sorted(results.get("configs", {}))
     results["biobench"] = {
         "suite_version": registry.SUITE_VERSION,
         **({"matmul_precision": matmul} if matmul else {}),
+        **({"lite": lite} if lite else {}),
         "tasks": data_provenance(leaves),
     }
     atomic.write_json(results_path, results)
@@ -329,7 +401,12 @@ def annotate(results_path: Path, matmul: str | None = None) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
+    if args.num_fewshot is not None and args.num_fewshot < 0:
+        print(f"biobench eval: --num_fewshot {args.num_fewshot}: a few-shot count is 0 or more "
+              "(examples per prompt); pass 0, 1, 2, ...", file=sys.stderr)  # fmt: skip
+        return 2
     try:
+        check_remote_code(args, extra)
         plan = plan_of(args)
         if plan.backend is not None:
             backends.preflight(plan.backend, plan.parallel)
@@ -349,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"biobench eval: lm-eval failed with exit code {proc.returncode}", file=sys.stderr)
         return proc.returncode
     results_path = newest_results(Path(args.output_path), started)
-    annotate(results_path, matmul)  # the biobench block: suite version, data provenance
+    annotate(results_path, matmul, args.lite)  # the biobench block: suite version, data provenance
     print(f"\nresults: {results_path}")  # lm-eval has printed its table
     print(
         f"samples: {results_path.parent}/samples_*_{results_path.stem.removeprefix('results_')}.jsonl"

@@ -8,7 +8,10 @@ Checks before queuing (``leaderboard/request_queue.py``): the model folder or hu
 with a config.json and safetensors weights (pickle checkpoints are refused), needs no custom code
 unless ``--allow-remote-code``, declares a license (or ``--license``), a PEFT adapter names this
 model as its base, and no PENDING/RUNNING/FINISHED request for the same model exists.
-``biobench worker`` evaluates the queue. ``--list`` prints the queue.
+``biobench worker`` evaluates the queue (and inspects the model again before loading it).
+``--list`` prints the queue, and the files in it that are not valid requests.
+``--allow-remote-code`` lets a model that needs its own code into the queue; it runs only on a
+worker whose operator started it with ``--allow-remote-code``.
 """
 
 from __future__ import annotations
@@ -70,13 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     queue = RequestQueue(Store(args.store).root)
     if args.list:
-        for _path, req in queue.entries():
+        valid, invalid = queue.scan()  # regular files only, bounded: a FIFO never blocks
+        for _path, req in valid:
             last_error = (req.error or "").strip().splitlines()[-1:] or [""]
             print(
                 f"{req.status:<8} {req.model_id:<45} {req.request_id}  {req.submission_id or last_error[0]}"
             )
         for path, why in queue.rejected():
             print(f"{'REJECTED':<8} {path.parent.name + '/' + path.stem:<45} {why}")
+        for path, why in invalid:  # a worker will move them aside as .rejected
+            print(f"{'INVALID':<8} {path.parent.name + '/' + path.name:<45} {why}")
         return 0
     if not args.model or not args.model_type:
         parser.error("a model and --model-type are required")

@@ -7,7 +7,8 @@
 ``leaderboard/rescore.py``), but what the model produced — log-likelihoods, generated text — can
 only be checked by running the model again. This command does that on a few items per task:
 ``--items`` doc ids per task drawn with ``--seed`` from the submission's logged items, evaluated
-with lm-eval's ``--samples`` (the suite's tasks, the submission's model arguments and batch size),
+with lm-eval's ``--samples`` as the submission ran them (``leaderboard/evalspec.py``: its model
+arguments, batch size, chat template, few-shot count, matmul precision, seed and generation cap),
 and compared item for item: the chosen option of multiple-choice items, the stored (filtered)
 response of generative ones (responses withheld for echoing the test item are skipped).
 
@@ -19,7 +20,6 @@ effects, so a rare disagreement on a near-tie is possible; many are evidence of 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from leaderboard import items as itemlib
+from leaderboard.evalspec import EvalSpec
 from leaderboard.loader import ItemsError, read_items
 from leaderboard.store import Store
 from runners.cli import Parser
@@ -42,45 +43,45 @@ def sample_items(records: list, tasks: list[str], n: int, seed: int) -> dict[str
     return {t: sorted(rng.sample(sorted(ids), min(n, len(ids)))) for t, ids in by_task.items()}
 
 
-def _model_args(sub, pretrained: str | None) -> dict:
-    try:
-        args = json.loads(sub.run.model_args) if sub.run.model_args else {}
-    except ValueError:
-        args = {}
-    args = {k: v for k, v in args.items() if k in ("dtype", "revision", "peft", "pretrained")}
-    if pretrained:
-        args["pretrained"] = pretrained
-    if sub.model.trust_remote_code:
-        args["trust_remote_code"] = True
-    return args
+def rerun_specs(
+    sub, chosen: dict[str, list[int]], pretrained: str | None, allow_remote_code: bool = False
+) -> list[EvalSpec]:
+    """The evaluations of the chosen items, as the submission ran them
+    (:meth:`EvalSpec.for_submission`: weights and load arguments, chat template, few-shot,
+    matmul precision, seed, generation cap), restricted to the chosen doc ids (``--samples``).
+    Remote code only with this command's ``--allow-remote-code``, never because the
+    submission declared it."""
+    out = []
+    for spec in EvalSpec.for_submission(
+        sub, pretrained=pretrained, trust_remote_code=allow_remote_code
+    ):
+        tasks = [t for t in spec.tasks if t in chosen]
+        if tasks:
+            samples = {t: chosen[t] for t in tasks}
+            out.append(spec.with_(tasks=tuple(tasks), limit=None, lite=None, samples=samples))
+    return out
 
 
-def rerun(sub, chosen: dict[str, list[int]], pretrained: str | None, out: Path) -> list:
+def rerun(
+    sub, chosen: dict[str, list[int]], pretrained: str | None, out: Path, allow_remote_code=False
+) -> list:
     """Evaluate the chosen items with the suite's tasks; returns their new item records."""
-    cmd = [
-        sys.executable, "-m", "runners.cli", "eval", "--model", "hf",
-        "--model_args", json.dumps(_model_args(sub, pretrained), sort_keys=True),
-        "--tasks", ",".join(sorted(chosen)), "--samples", json.dumps(chosen),
-        "--output_path", str(out),
-    ]  # fmt: skip
-    if sub.run.batch_size:
-        cmd += ["--batch_size", sub.run.batch_size]
-    gen = {t.task: t.generation_kwargs for t in sub.tasks if t.generation_kwargs}
-    caps = {kw.get("max_gen_toks") for kw in gen.values() if kw and kw.get("max_gen_toks")}
-    if len(caps) == 1:
-        cmd += ["--gen_kwargs", f"max_gen_toks={int(caps.pop())}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the rerun failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     records = []
     kinds = {t.task: t.output_type for t in sub.tasks}
-    for path in out.rglob("samples_*.jsonl"):
-        task = next((t for t in chosen if path.name.startswith(f"samples_{t}_")), None)
-        if task is None:
-            continue
-        for number, sample in itemlib.read_jsonl(path):
-            where = f"{path.name} line {number}"
-            records.append(itemlib.item_from_sample(task, sample, kinds[task], where))
+    for n, spec in enumerate(rerun_specs(sub, chosen, pretrained, allow_remote_code)):
+        folder = out / f"run-{n}"
+        proc = subprocess.run(
+            spec.command(str(folder)), capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"the rerun failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        for path in folder.rglob("samples_*.jsonl"):
+            task = next((t for t in spec.tasks if path.name.startswith(f"samples_{t}_")), None)
+            if task is None:
+                continue
+            for number, sample in itemlib.read_jsonl(path):
+                where = f"{path.name} line {number}"
+                records.append(itemlib.item_from_sample(task, sample, kinds[task], where))
     return records
 
 
@@ -120,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", help="comma-separated tasks of the submission (default: all)")
     parser.add_argument("--pretrained", help="where the weights are (default: the run's own)")
     parser.add_argument("--store", type=Path, help="submissions root (default: submissions/)")
+    parser.add_argument(
+        "--allow-remote-code",
+        dest="allow_remote_code",
+        action="store_true",
+        help="rerun a model that needs its repository's own code (trust_remote_code=True); that "
+        "code runs as you. A submission that declared remote code is refused without it",
+    )
     args = parser.parse_args(argv)
     store = Store(args.store)
     try:
@@ -137,10 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"biobench verify: --tasks {unknown} are not in {sid} (it has {leaves}) or "
               "--items < 1 — name tasks of the submission", file=sys.stderr)  # fmt: skip
         return 2
+    if sub.model.trust_remote_code and not args.allow_remote_code:
+        print(f"biobench verify: {sid} declares that its model runs code from its repository "
+              "(trust_remote_code); review that code, then pass --allow-remote-code to rerun it",
+              file=sys.stderr)  # fmt: skip
+        return 2
     chosen = sample_items(records, wanted, args.items, args.seed)
     with tempfile.TemporaryDirectory(prefix="biobench-verify-") as tmp:
         try:
-            fresh = rerun(sub, chosen, args.pretrained, Path(tmp))
+            fresh = rerun(sub, chosen, args.pretrained, Path(tmp), args.allow_remote_code)
         except (RuntimeError, itemlib.ItemError) as exc:
             print(f"biobench verify: {exc}", file=sys.stderr)
             return 2

@@ -4,7 +4,8 @@
     biobench worker --until-empty   # work through the queue, then exit
 
 For each request (oldest PENDING first, or a RUNNING one whose worker died): take its lease, mark
-it RUNNING, run ``biobench eval`` once per task or group of the request into
+it RUNNING, inspect the model again (the weights that will load, custom code asked for by any
+of its configs, the adapter; a mismatch with the request fails it), run ``biobench eval`` once per task or group of the request into
 ``<work-dir>/<request-id>/<task>/`` with the request's backend (``hf`` or ``vllm``) and
 parallelism, check and store the results as a submission, and mark the request FINISHED (with
 the submission id) or FAILED (with the error). A task whose output folder is complete is not run
@@ -15,6 +16,9 @@ file system): each request is leased to one worker at a time (``leaderboard/leas
 lease is renewed by a heartbeat every ``--lease-seconds / 4`` while the evaluation runs, and a
 dead worker's request is taken over once its lease expires (at once on the same machine). A
 worker that loses its lease stops that evaluation and writes nothing.
+
+Remote code: a model whose configs ask for their own code (``auto_map``) is evaluated only by a
+worker started with ``--allow-remote-code`` (its operator's decision; never a request's).
 """
 
 from __future__ import annotations
@@ -26,17 +30,25 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from leaderboard.evalspec import EvalSpec, SpecError
 from leaderboard.leases import DEFAULT_LEASE_SECONDS, Heartbeat, Lease, WorkerId
-from leaderboard.request_queue import Claim, LeaseLost, RequestQueue
-from leaderboard.schemas import EvalBackend, EvalRequest, Precision
+from leaderboard.request_queue import (
+    MAX_CONFIG_BYTES,
+    Claim,
+    LeaseLost,
+    RequestError,
+    RequestQueue,
+    recheck,
+)
+from leaderboard.schemas import EvalBackend, EvalRequest
 from leaderboard.store import Store
 from leaderboard.validate import Metadata, SubmissionError, prepare
 from runners.cli import Parser, runs_dir
 from tasks import registry
+from tasks.ground.atomic import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -48,62 +60,45 @@ class WorkerError(RuntimeError):
     pass
 
 
-def model_args(req: EvalRequest) -> dict[str, object]:
-    """lm-eval's model arguments for the request's backend as a structured value (passed to
-    lm-eval as one JSON object, so no field of a request can add arguments: a folder named
-    ``m,trust_remote_code=True`` stays one path). Parallelism is added by ``biobench eval``."""
-    backend = EvalBackend(req.backend)
-    args: dict[str, object] = {"pretrained": req.model}
-    if not req.model.startswith("/"):
-        args["revision"] = req.sha or req.revision
-    precision = Precision(req.precision)
-    if precision in (Precision.FLOAT32, Precision.FLOAT16, Precision.BFLOAT16):
-        args["dtype"] = precision.value
-    elif backend is EvalBackend.HF and precision is Precision.INT8:
-        args["load_in_8bit"] = True
-    elif backend is EvalBackend.HF and precision is Precision.INT4:
-        args["load_in_4bit"] = True
-    else:
-        raise WorkerError(f"precision {precision} cannot be evaluated with the {backend} model")
-    if req.peft_adapter:
-        if backend is EvalBackend.HF:
-            args["peft"] = req.peft_adapter
-        else:
-            args["lora_local_path"] = req.peft_adapter
-            args["max_lora_rank"] = _adapter_rank(req.peft_adapter)
-    if req.allow_remote_code:
-        args["trust_remote_code"] = True
-    return args
+def spec_of(req: EvalRequest, task: str, trust_remote_code: bool = False) -> EvalSpec:
+    """The evaluation of one task of a request (:meth:`EvalSpec.from_request`): validated
+    fields only, model arguments as one JSON object (a folder named ``m,trust_remote_code=True``
+    stays one path); remote code only when this worker's operator allowed it and the model's
+    re-inspection found that it needs it (:func:`leaderboard.request_queue.recheck`)."""
+    if task not in registry.suite_names():
+        raise WorkerError(f"task {task!r} is not a suite task or group; refusing to run it")
+    rank = None
+    if req.peft_adapter and req.backend != EvalBackend.HF:
+        rank = _adapter_rank(req.peft_adapter)
+    try:
+        return EvalSpec.from_request(
+            req, tasks=[task], trust_remote_code=trust_remote_code, lora_rank=rank
+        )
+    except SpecError as exc:
+        raise WorkerError(str(exc)) from exc
+
+
+def model_args(req: EvalRequest, trust_remote_code: bool = False) -> dict[str, object]:
+    """lm-eval's model arguments of a request (parallelism is added by ``biobench eval``)."""
+    return spec_of(req, "bio_qa", trust_remote_code).lm_eval_model_args()
 
 
 def _adapter_rank(adapter: str) -> int:
     from runners.backends import BackendError, lora_rank
 
     try:
-        config = json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8"))
+        raw = read_bounded(Path(adapter) / "adapter_config.json", MAX_CONFIG_BYTES)
+        config = json.loads(raw)
         return lora_rank(config if isinstance(config, dict) else {})
     except (OSError, ValueError, BackendError) as exc:
         raise WorkerError(f"adapter {adapter}: cannot read its LoRA rank for vLLM ({exc})") from exc
 
 
-def eval_command(req: EvalRequest, task: str, out: Path) -> list[str]:
+def eval_command(
+    req: EvalRequest, task: str, out: Path, trust_remote_code: bool = False
+) -> list[str]:
     """The ``biobench eval`` command of one task of a request: validated values only."""
-    if task not in registry.suite_names():
-        raise WorkerError(f"task {task!r} is not a suite task or group; refusing to run it")
-    cmd = [
-        sys.executable, "-m", "runners.cli", "eval", "--backend", str(req.backend),
-        "--model_args", json.dumps(model_args(req), sort_keys=True),
-        "--tasks", task, "--output_path", str(out),
-    ]  # fmt: skip
-    if req.tensor_parallel_size > 1:
-        cmd += ["--tensor-parallel-size", str(int(req.tensor_parallel_size))]
-    if req.data_parallel_size > 1:
-        cmd += ["--data-parallel-size", str(int(req.data_parallel_size))]
-    if req.limit:
-        cmd += ["--limit", str(int(req.limit))]
-    if req.max_gen_toks:
-        cmd += ["--gen_kwargs", f"max_gen_toks={int(req.max_gen_toks)}"]
-    return cmd
+    return spec_of(req, task, trust_remote_code).command(str(out))
 
 
 def _tail(path: Path) -> str:
@@ -148,6 +143,7 @@ def run_eval(
     out: Path,
     env: dict[str, str] | None = None,
     lease: Lease | None = None,
+    trust_remote_code: bool = False,
 ) -> Path:
     """``biobench eval`` of one task into ``out`` (written under a .partial name, then renamed).
 
@@ -160,7 +156,7 @@ def run_eval(
     partial = out.with_name(out.name + suffix)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    cmd = eval_command(req, task, partial)
+    cmd = eval_command(req, task, partial, trust_remote_code)
     log_path = partial / "eval.log"
     log.info("%s: running %s", req.request_id, " ".join(cmd))
     with open(log_path, "w", encoding="utf-8") as handle:
@@ -182,11 +178,22 @@ def process(
     work_dir: Path,
     env: dict[str, str] | None = None,
     lease: Lease | None = None,
+    allow_remote_code: bool = False,
 ) -> str:
-    """Evaluate one request and store its submission; returns the submission id."""
+    """Evaluate one request and store its submission; returns the submission id.
+
+    The model is inspected again first (:func:`leaderboard.request_queue.recheck`): a request
+    whose model does not pass, or asks for its own code without this worker's
+    ``allow_remote_code``, fails before anything is loaded."""
+    try:
+        facts = recheck(req, allow_remote_code)
+    except RequestError as exc:
+        raise WorkerError(f"refused at claim time: {exc}") from exc
+    remote = bool(facts.needs_remote_code and allow_remote_code)
     outputs = []
     for task in registry.check_task_list(req.tasks):
-        outputs.append(run_eval(req, task, work_dir / req.request_id / task, env, lease))
+        out = work_dir / req.request_id / task
+        outputs.append(run_eval(req, task, out, env, lease, remote))
     meta = Metadata(
         model_id=req.model_id,
         revision=req.revision,
@@ -197,7 +204,7 @@ def process(
         adapter=req.peft_adapter,
         n_parameters=req.n_parameters,
         submitter=req.submitter,
-        trust_remote_code=req.allow_remote_code,
+        trust_remote_code=remote,
         notes=f"evaluated by biobench worker from request {req.request_id}",
     )
     prepared = prepare(outputs, meta)
@@ -220,6 +227,7 @@ def work(
     backends: frozenset[str] | None = None,
     gpus: int | None = None,
     env: dict[str, str] | None = None,
+    allow_remote_code: bool = False,
 ) -> int:
     """Process requests; returns how many were processed (finished or failed).
 
@@ -245,7 +253,7 @@ def work(
                 break
             time.sleep(poll)
             continue
-        if run_claim(queue, claim, store, work_dir, env, heartbeat):
+        if run_claim(queue, claim, store, work_dir, env, heartbeat, allow_remote_code):
             done += 1
     return done
 
@@ -257,6 +265,7 @@ def run_claim(
     work_dir: Path,
     env: dict[str, str] | None = None,
     heartbeat: float | None = None,
+    allow_remote_code: bool = False,
 ) -> bool:
     """Evaluate one claimed request under its lease's heartbeat; False if the lease was lost."""
     req, lease = claim.request, claim.lease
@@ -264,7 +273,7 @@ def run_claim(
     try:
         with Heartbeat(lease, heartbeat):
             try:
-                submission_id = process(req, store, work_dir, env, lease)
+                submission_id = process(req, store, work_dir, env, lease, allow_remote_code)
             except LeaseLost:
                 raise
             except (WorkerError, SubmissionError, OSError, ValueError) as exc:
@@ -333,6 +342,14 @@ def main(argv: list[str] | None = None) -> int:
         help="claim only requests for this backend (repeatable; default: hf, and vllm when it "
         "is installed here); hf requests needing more GPUs than this machine has are left alone",
     )
+    parser.add_argument(
+        "--allow-remote-code",
+        dest="allow_remote_code",
+        action="store_true",
+        help="evaluate models whose configs ask for their own code (auto_map) with "
+        "trust_remote_code=True: that code runs as this worker's user. Off by default; a "
+        "request file cannot turn it on",
+    )
     args = parser.parse_args(argv)
     if args.lease_seconds < 4:
         parser.error("--lease-seconds must be at least 4")
@@ -346,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         lease_seconds=args.lease_seconds,
         backends=frozenset(args.backends or installed_backends()),
         gpus=_cuda_devices(),
+        allow_remote_code=args.allow_remote_code,
     )
     print(f"processed {count} request(s)")
     return 0

@@ -26,7 +26,7 @@ FLOORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tasks": (("tasks",), ("ground",)),
     "bioinstruct_data": (("bioinstruct_data",), ("tasks",)),
     "leaderboard.contract": (
-        ("leaderboard.schemas", "leaderboard.items", "leaderboard.suite"),
+        ("leaderboard.schemas", "leaderboard.items", "leaderboard.suite", "leaderboard.evalspec"),
         ("tasks",),
     ),
     "leaderboard.scoring": (
@@ -60,10 +60,9 @@ FLOORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tests": (("tests",), ("benchmarks",)),
 }
 
-# Imports that break the rule today, each with the issue that removes it. Issue 30: the Submit
-# page calls the queue's API instead of `biobench request`'s main (fixed on the security branch;
-# delete this entry when that merges).
-KNOWN_EXCEPTIONS = {("leaderboard.screens.shared", "runners.request"): "issue 30"}
+# Imports that break the rule today, each with the issue that removes it (none now: the Submit
+# page calls the request queue's API, not `biobench request`'s main).
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 @cache

@@ -236,7 +236,7 @@ def test_worker_builds_vllm_commands_from_request_fields(model, tmp_path, rank, 
         data_parallel_size=4,
     )  # fmt: skip
     cmd = worker.eval_command(req, "bio_pubmedqa", tmp_path / "out")
-    assert cmd[cmd.index("--backend") + 1] == "vllm"
+    assert cmd[cmd.index("--model") + 1] == "vllm"  # the backend is lm-eval's model type
     # what `biobench eval` makes of it, as lm-eval will receive it
     args, extra = parsed(cmd[4:])
     final = eval_cmd.command(args, extra)

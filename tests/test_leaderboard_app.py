@@ -649,7 +649,10 @@ def _submit_form(at: AppTest, **fields) -> AppTest:
     return at
 
 
-def test_submit_form_files_a_request_through_biobench_request(model, tmp_path, monkeypatch):
+def test_submit_form_takes_hub_ids_only_and_speaks_to_the_visitor(model, tmp_path, monkeypatch):
+    """The form queues through the queue's API with hub ids only: a server path (existing or
+    not) gets the same answer and nothing is queued; a hub id that cannot be looked up here
+    (the tests run offline) is refused in words for a web visitor; typed markup stays text."""
     from leaderboard.request_queue import RequestQueue
 
     root = tmp_path / "submissions"
@@ -658,25 +661,21 @@ def test_submit_form_files_a_request_through_biobench_request(model, tmp_path, m
     monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     open_page(at, "submit")
-    _submit_form(at, req_model=str(model), req_model_id="org-t/tiny", req_type="base")
-    assert [s.value for s in at.success] == ["Queued."]
-    queued = [r for _, r in RequestQueue(root).entries()]
-    assert [(r.model_id, str(r.status), r.license) for r in queued] == [
-        ("org-t/tiny", "PENDING", "apache-2.0")
-    ]
-    new = next(df.value for df in at.dataframe if "request id" in df.value.columns)
-    assert new["request id"].tolist() == [queued[0].request_id]
-    assert {m.label: m.value for m in at.metric}["PENDING"] == "1"  # the queue lists it
-
-    # the same request again: refused by the duplicate check of `biobench request`
-    _submit_form(at, req_model=str(model), req_model_id="org-t/tiny", req_type="base")
-    assert at.error and "refused" in at.code[-1].value and len(RequestQueue(root).entries()) == 1
-
-    # typed markup and option-like text are refused as values, shown as plain text only
-    _submit_form(at, req_model=f"--list {INJECT_HTML}", req_model_id="", req_type="base")
-    assert at.error and INJECT_HTML in at.code[-1].value
-    assert not any(INJECT_HTML in text for text in _markdown_texts(at))  # never as markup
-    assert len(RequestQueue(root).entries()) == 1
+    answers = []
+    for path in (str(model), str(tmp_path / "missing"), "/etc"):
+        _submit_form(at, req_model=path, req_type="base")
+        assert at.error and not at.success
+        answers.append(at.code[-1].value)
+    assert answers[0] == answers[1] == answers[2] and "hub id" in answers[0]
+    assert str(tmp_path) not in answers[0] and "--" not in answers[0]
+    _submit_form(at, req_model="org-t/tiny", req_type="base")
+    message = at.code[-1].value
+    assert at.error and "Hugging Face hub" in message
+    assert "usage:" not in message and "HF_HUB_OFFLINE" not in message and "/" not in message[:1]
+    _submit_form(at, req_model=f"--list {INJECT_HTML}", req_type="base")
+    assert at.error and not any(INJECT_HTML in text for text in _markdown_texts(at))
+    assert RequestQueue(root).entries() == []
+    assert {m.label: m.value for m in at.metric}["PENDING"] == "0"
 
 
 def test_ranked_tables_show_their_best_rows_and_search_reaches_the_rest(tmp_path, monkeypatch):

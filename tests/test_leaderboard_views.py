@@ -3,6 +3,7 @@ ranks, filters, sizes, families, safe text, the loader adapter and the page tabl
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from leaderboard import views
+from leaderboard.evalspec import parse_model_args
 from leaderboard.views import REPORTED, REPRODUCED, Filters
 from tasks import registry
 from tasks.registry import Category, Variant
@@ -527,13 +529,26 @@ def test_model_page_and_reproduce_command_quote_untrusted_values():
     assert note.startswith("# evaluated from a local folder") and "/tmp/x" not in page.reproduce
     argv = shlex.split(eval_line)  # one argument per value: nothing runs in a shell
     assert argv[:3] == ["biobench", "eval", "--model"]
-    model_args = argv[argv.index("--model_args") + 1]
-    assert model_args == "pretrained=$MODEL_DIR,dtype=bfloat16; rm -rf ~"
-    assert '"pretrained=$MODEL_DIR"' in eval_line  # only the variable expands
+    model_args = argv[argv.index("--model_args") + 1]  # one JSON object, as lm-eval reads it
+    assert parse_model_args(model_args) == {
+        "pretrained": "MODEL_DIR",
+        "dtype": "bfloat16; rm -rf ~",
+    }
     sub.run.model_args = '{"pretrained": "org/model-7b", "dtype": "bfloat16; rm -rf ~"}'
     hub_line = views.model_page(sub).reproduce.splitlines()[0]
     hub_args = shlex.split(hub_line)[shlex.split(hub_line).index("--model_args") + 1]
-    assert hub_args == "pretrained=org/model-7b,revision=main,dtype=bfloat16; rm -rf ~"
+    assert parse_model_args(hub_args) == {
+        "pretrained": "org/model-7b",
+        "revision": "main",
+        "dtype": "bfloat16; rm -rf ~",
+    }
+    # a key or value holding ",trust_remote_code=True" never becomes a flag
+    sub.run.model_args = json.dumps({"pretrained": "org/m", "dtype": "float32,trust_remote_code=True",
+                                     "x,trust_remote_code=True": "1"})  # fmt: skip
+    line = views.reproduce_command(sub).splitlines()[0]
+    parsed = parse_model_args(shlex.split(line)[shlex.split(line).index("--model_args") + 1])
+    assert "trust_remote_code" not in parsed and "--allow-remote-code" not in line
+    assert parsed["dtype"] == "float32,trust_remote_code=True"
     assert argv[argv.index("--tasks") + 1] == ",".join(t.name for t in qa)
     assert argv[argv.index("--num_fewshot") + 1] == "5"
     assert shlex.split(submit_line)[:3] == ["biobench", "submit", "runs/reproduce"]
@@ -691,3 +706,25 @@ def test_scores_of_an_older_task_version_are_not_on_the_board():
             else "yes"
         )
         assert page[t.task] == expected
+
+
+def test_rows_on_different_custom_items_never_share_a_ranking_pool():
+    """Custom subsets are named by their items (``custom-<hash>``; older stored "custom" rows by
+    their logged hash): two rows on other items are in pools of their own."""
+    from tests.support.synthetic_store import make_submission
+
+    lay, rows, scores, _ = _frames()
+    subsets = {
+        "s1": "custom-aaaaaaaaaaaa",
+        "s2": "custom-bbbbbbbbbbbb",
+        "s3": "custom-aaaaaaaaaaaa",
+    }
+    scores = scores.assign(subset=scores["row_id"].map(subsets).fillna(""))
+    board = views.build_board(rows, scores, lay)
+    assert board.loc["s1", "Pool"] == board.loc["s3", "Pool"] != board.loc["s2", "Pool"]
+    qa = views.layout().of(Category.QA)[:1]
+    legacy = [make_submission(f"org/m{i}", tasks=qa, n_items=5)[0].tasks[0] for i in range(2)]
+    for i, task in enumerate(legacy):
+        task.data.subset, task.data.logged_sha256 = "custom", f"{i}" * 64
+    assert legacy[0].item_subset != legacy[1].item_subset
+    assert legacy[0].item_subset.startswith("custom-")

@@ -114,7 +114,11 @@ def test_model_arguments_are_one_structured_value(tiny_llama, tmp_path):
     )  # fmt: skip
     cmd = worker.eval_command(allowed, "bio_qa", tmp_path)
     parsed = lm_eval_model_args(cmd[cmd.index("--model_args") + 1])
-    assert parsed["trust_remote_code"] is True and "revision" not in parsed  # local folder
+    assert "trust_remote_code" not in parsed  # a request's own flag is never read
+    assert "--allow-remote-code" not in cmd and "revision" not in parsed  # local folder
+    cmd = worker.eval_command(allowed, "bio_qa", tmp_path, trust_remote_code=True)
+    parsed = lm_eval_model_args(cmd[cmd.index("--model_args") + 1])
+    assert parsed["trust_remote_code"] is True and "--allow-remote-code" in cmd  # the worker's
 
 
 def test_a_planted_task_never_reaches_the_eval_command(model, tmp_path):

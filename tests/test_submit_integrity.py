@@ -281,7 +281,7 @@ def test_huge_env_info_is_stored_truncated_with_a_note(runs, tmp_path, capsys):
     assert rc == 0, err
     (stored,) = (tmp_path / "store").rglob("results_*.json")
     info = json.loads(stored.read_text())["pretty_env_info"]
-    assert len(info) < 30_000 and "truncated by biobench submit: 10000000 characters" in info
+    assert len(info) < 9_000 and "cut by biobench submit: 10000000 characters" in info
 
 
 def test_control_characters_in_responses_are_stored_escaped(runs, tmp_path, capsys):
@@ -325,7 +325,8 @@ def test_remote_code_runs_need_a_declaration(runs, tmp_path, capsys):
     assert sub.model.trust_remote_code
     command = reproduce_command(sub)
     assert command.startswith("# this model runs code from its repository")
-    assert "trust_remote_code=True" in command and "--declare-remote-code" in command
+    assert '"trust_remote_code": true' in command and "--declare-remote-code" in command
+    assert "--allow-remote-code" in command  # biobench eval refuses it otherwise
 
 
 def test_reproduce_command_never_adds_remote_code_silently(runs):
@@ -381,3 +382,126 @@ def test_verify_refuses_bad_input(runs, capsys):
     assert verify.main(["nobody__nothing/x", "--store", str(runs.store)]) == 2
     assert "give a stored submission id" in capsys.readouterr().err
     assert verify.main([runs.a_id, "--store", str(runs.store), "--tasks", "bio_gad"]) == 2
+
+
+# --- issue 28: no test text in the store, declared subsets, one row per model -----------------
+
+
+def _test_sentence(run: Path, task: str = "bio_meqsum") -> str:
+    """A long run of words from a logged test document (dataset text)."""
+    doc = read_samples(samples_file(run, task))[0]["doc"]
+    text = max((v for v in doc.values() if isinstance(v, str)), key=len)
+    return " ".join(text.split()[:14])
+
+
+ZWJ = "\u200d"
+
+
+def _stored_results(store: Path) -> dict:
+    (path,) = store.rglob("results_*.json")
+    return json.loads(path.read_text())
+
+
+def test_unknown_fields_and_echoing_free_text_are_not_stored(runs, tmp_path, capsys):
+    run = copy_run(runs.a, tmp_path / "run")
+    sentence = _test_sentence(run)
+    disguised = " ".join(ZWJ.join(word) for word in sentence.upper().split())  # ZWJ in each word
+
+    def leak(data: dict) -> None:
+        data["leaked_field"] = sentence
+        data["config"]["extra_key"] = sentence
+        data["pretty_env_info"] = f"{data['pretty_env_info']}\nnote: {disguised}"
+        data["upper_git_hash"] = sentence.replace(" ", "_")
+
+    _edit_results(leak)(run)
+    store = tmp_path / "store"
+    rc, err = submit([run], store, *ARGS, capsys=capsys)
+    assert rc == 0, err
+    stored = _stored_results(store)
+    assert "leaked_field" not in stored and "extra_key" not in stored["config"]
+    assert stored["pretty_env_info"].startswith("[withheld")
+    assert stored["upper_git_hash"].startswith("[withheld")
+    text = "".join(p.read_text(errors="replace") for p in store.rglob("*.json"))
+    words = sentence.split()
+    assert " ".join(words[:8]) not in text and ZWJ.join(words[0]) not in text
+
+
+def test_echo_check_sees_through_invisible_characters_and_case():
+    sample = {"doc": {"text": "aspirin inhibits cyclooxygenase and lowers the risk of stroke"}}
+    for response in (
+        "ASPIRIN inhibits cyclooxygenase and lowers the risk of stroke",
+        ZWJ.join("aspirin") + " inhibits cyclo\u00adoxygenase and\u200b lowers the risk of stroke",
+        "ａｓｐｉｒｉｎ inhibits cyclooxygenase and lowers the risk of stroke",  # full width
+        "aspirin_inhibits_cyclooxygenase_and_lowers_the_risk_of_stroke",
+        "aspirin  inhibits\n\tcyclooxygenase and lowers the risk of stroke",
+    ):
+        assert itemlib.echoes_item(response, sample), response
+    assert not itemlib.echoes_item("aspirin lowers the risk of heart attacks in adults", sample)
+
+
+def test_logged_items_must_be_the_declared_limit(runs, tmp_path, capsys):
+    run = copy_run(runs.b, tmp_path / "run")  # --limit 2: doc ids 0 and 1
+    _edit_results(lambda d: d["config"].update(limit=3))(run)
+    rc, err = submit([run], tmp_path / "store", "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "$.config.limit" in err and "declares --limit 3" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert snapshot(tmp_path / "store") == {}
+
+
+def test_a_colon_in_a_results_name_or_a_negative_shot_count_is_one_line(runs, tmp_path, capsys):
+    run = copy_run(runs.b, tmp_path / "run")
+    for path in list(run.rglob("*.json*")):
+        stamp = results_file(run).name.removeprefix("results_").removesuffix(".json")
+        path.rename(path.with_name(path.name.replace(stamp, "2026-01-01T00:00:00")))
+    rc, err = submit([run], tmp_path / "store", "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "file name must be" in err and len(err.strip().splitlines()) == 1, err
+    run = copy_run(runs.b, tmp_path / "run2")
+    _edit_results(lambda d: d["n-shot"].update({k: -1 for k in d["n-shot"]}))(run)
+    rc, err = submit([run], tmp_path / "store", "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "n-shot" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("spelling", ["on", "2", "yes", "True"])
+def test_every_truthy_remote_code_spelling_needs_a_declaration(runs, tmp_path, capsys, spelling):
+    run = copy_run(runs.b, tmp_path / "run")
+    _edit_results(
+        lambda d: d["config"].update(model_args=f"pretrained=x,trust_remote_code={spelling}")
+    )(run)
+    rc, err = submit([run], tmp_path / "store", "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "--declare-remote-code" in err, err
+
+
+def test_a_model_id_in_another_case_is_the_same_row(runs, tmp_path, capsys):
+    store = tmp_path / "store"
+    rc, err = submit([runs.b], store, "--model-id", "Test/Tiny-B", *META, capsys=capsys)
+    assert rc == 0, err
+    rc, err = submit([runs.b], store, "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "duplicate" in err, err  # not a second row with the same run id
+    assert [p.name for p in store.iterdir() if "__" in p.name] == ["Test__Tiny-B"]
+
+
+def test_verify_refuses_a_declared_remote_code_model_without_its_own_flag(runs, tmp_path, capsys):
+    from runners import verify
+
+    run = copy_run(runs.a, tmp_path / "run")
+    _remote_code(run)
+    store = tmp_path / "store"
+    rc, err = submit([run], store, *ARGS, "--declare-remote-code", capsys=capsys)
+    assert rc == 0, err
+    (sid,) = Store(store).ids()
+    assert verify.main([sid, "--store", str(store), "--items", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--allow-remote-code" in err[0]
+
+
+def test_logged_items_must_be_the_declared_lite_subset(runs, tmp_path, capsys):
+    """First items declared as the seeded lite subset (which is other items) are refused."""
+    run = copy_run(runs.b, tmp_path / "run")  # doc ids 0 and 1 of every task
+
+    def as_lite(data: dict) -> None:
+        data["config"]["limit"] = None
+        data.setdefault("biobench", {})["lite"] = 2
+
+    _edit_results(as_lite)(run)
+    rc, err = submit([run], tmp_path / "store", "--model-id", "test/tiny-b", *META, capsys=capsys)
+    assert rc == 2 and "$.biobench.lite" in err and len(err.strip().splitlines()) == 1, err

@@ -233,72 +233,90 @@ def first_line(exc: BaseException) -> str:
 
 def read_requests(root: Path) -> tuple[list, list[tuple[str, str]]]:
     """Evaluation requests of the queue (:class:`leaderboard.request_queue.RequestQueue`) and, as
-    (file, reason) problems, the request files it could not read."""
+    (file, reason) problems, the request files it could not read (only regular files are read,
+    bounded: a link, FIFO or device is listed as a problem, never opened)."""
     from leaderboard.request_queue import RequestQueue
 
-    queue = RequestQueue(root)
-    entries = queue.entries()
-    readable = {path for path, _ in entries}
-    problems = []
-    for path in sorted(queue.dir.glob("*/*.json")) if queue.dir.is_dir() else []:
-        if path.name.startswith(".") or path in readable:
-            continue
-        try:
-            EvalRequest.model_validate_json(path.read_bytes())
-            reason = "changed while being read"
-        except (OSError, ValueError) as exc:
-            reason = first_line(exc)
-        problems.append((str(path.relative_to(root)), reason))
-    return [req for _, req in entries], problems
+    valid, invalid = RequestQueue(root).scan()
+    problems = [(str(path.relative_to(root)), why.splitlines()[0][:300]) for path, why in invalid]
+    return [req for _, req in valid], problems
+
+
+WEB_REQUESTS_PER_HOUR = 5  # per visitor
+WEB_MAX_PENDING = 50  # the form refuses new requests while this many wait
+# what a web visitor is told, by the field a refusal names (never a server path or a CLI flag)
+WEB_MESSAGES = {
+    "model": "Give a Hugging Face hub id such as org/name (the form takes hub ids only).",
+    "license": "The model card declares no licence: fill in the Licence field.",
+    "remote_code": "The model needs its own code to load (auto_map); such models are not "
+    "evaluated from web requests.",
+    "hub": "The model could not be looked up on the Hugging Face hub (this server may have no "
+    "hub access, or the id or revision does not exist). Check the id and revision.",
+    "revision": "The revision must be a branch, tag or commit (letters, digits, '.', '_', '-', "
+    "'/').",
+    "tasks": "Tasks must be suite tasks or groups, e.g. bio_qa or bio_qa,bio_ie.",
+    "queue": "The queue is full; please try again once some requests have been evaluated.",
+}
 
 
 @dataclass
 class RequestOutcome:
     ok: bool
-    message: str  # what `biobench request` printed (plain text, never rendered as markup)
+    message: str  # plain text for the visitor, never rendered as markup
     request: EvalRequest | None = None
 
 
-def request_argv(fields: dict[str, str | None], store: str) -> list[str]:
-    """``biobench request`` arguments for the form's fields: one argument per value (no shell),
-    empty fields left out, the model after ``--`` so that no typed text is read as an option."""
-    argv = ["--store", store]
-    for flag, name in (("--model-id", "model_id"), ("--revision", "revision"),
-                       ("--precision", "precision"), ("--model-type", "model_type"),
-                       ("--license", "license"), ("--peft-adapter", "peft_adapter"),
-                       ("--tasks", "tasks")):  # fmt: skip
-        value = (fields.get(name) or "").strip()
-        if value:
-            argv.append(f"{flag}={value}")
-    return argv + ["--", (fields.get("model") or "").strip()]
+@st.cache_resource
+def web_rate_limit():
+    """The per-visitor rate limit of the request form, shared by this server's sessions."""
+    from leaderboard.request_queue import RateLimit
+
+    return RateLimit(WEB_REQUESTS_PER_HOUR, 3600.0)
 
 
-def file_request(root: str, fields: dict[str, str | None]) -> RequestOutcome:
-    """Queue a request through ``biobench request`` itself (:func:`runners.request.main`):
-    the same argument parsing, model inspection, duplicate check and queue as the command."""
-    import contextlib
-    import io
+def visitor() -> str:
+    """Who is asking: the client address Streamlit sees (one shared key where it sees none)."""
+    return str(getattr(st.context, "ip_address", None) or "unknown")
 
-    from runners import request as request_cli
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = request_cli.main(request_argv(fields, root))
-        except SystemExit as exc:  # argparse refusals (missing or invalid arguments)
-            code = exc.code if isinstance(exc.code, int) else 2
-    message = (out.getvalue() + err.getvalue()).strip()
-    if code != 0:
-        return RequestOutcome(False, message[-2000:])
-    found = None
-    line = out.getvalue().strip().splitlines()[-1:] or [""]
-    path = Path(line[0].rsplit(" as ", 1)[-1]) if " as " in line[0] else None
-    if path is not None and path.is_file():
-        try:
-            found = EvalRequest.model_validate_json(path.read_bytes())
-        except (OSError, ValueError):
-            found = None
-    return RequestOutcome(True, message[-2000:], found)
+def file_request(
+    root: str,
+    fields: dict[str, str | None],
+    who: str,
+    limit=None,
+    max_pending: int = WEB_MAX_PENDING,
+) -> RequestOutcome:
+    """Queue a web visitor's request through the queue's own API (the checks of ``biobench
+    request``): hub ids only (no file of this server is looked at, so no answer tells which
+    paths exist), at most :data:`WEB_REQUESTS_PER_HOUR` per visitor (``limit``), none while the
+    queue holds ``max_pending`` pending requests; refusals worded for the visitor
+    (:data:`WEB_MESSAGES`)."""
+    from leaderboard.request_queue import RequestError, RequestQueue, new_request
+
+    value = {k: (v or "").strip() for k, v in fields.items()}
+    limit = limit if limit is not None else web_rate_limit()
+    if not limit.allow(who):
+        return RequestOutcome(
+            False, f"You have sent {limit.count} requests within the hour; please wait."
+        )
+    try:
+        request = new_request(
+            value.get("model", ""),
+            revision=value.get("revision") or "main",
+            precision=value.get("precision") or None,
+            license=value.get("license") or None,
+            model_type=value.get("model_type") or "base",
+            tasks=value.get("tasks") or "bio_qa",
+            submitter="web form",
+            hub_only=True,
+        )
+        RequestQueue(Path(root)).add(request, max_pending=max_pending)
+    except RequestError as exc:
+        if "already requested" in str(exc):
+            return RequestOutcome(False, "This model (revision, precision) is already requested.")
+        return RequestOutcome(False, WEB_MESSAGES.get(exc.field, "The request was refused."))
+    message = f"Queued {request.model_id} as request {request.request_id}."
+    return RequestOutcome(True, message, request)
 
 
 @st.cache_data(ttl=5, max_entries=4)

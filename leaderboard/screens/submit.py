@@ -39,7 +39,8 @@ st.markdown(
 )
 st.subheader("2 · Request an evaluation")
 st.markdown(
-    "Queue a model (hub id or local path); a worker evaluates queued requests with "
+    "On the evaluation machine, queue a model (hub id or local folder) from the command line; "
+    "a worker evaluates queued requests with "
     "`biobench eval`, stores the submission and marks the request FINISHED or FAILED:"
 )
 st.code(
@@ -51,28 +52,27 @@ st.code(
 
 st.subheader("Request an evaluation here")
 st.caption(
-    "The form runs `biobench request` itself (same arguments, same checks, same queue): "
-    "nothing typed here is rendered as markup or reaches the worker without that validation."
+    "For models on the Hugging Face hub: give the hub id (org/name). The request gets the "
+    "same checks as `biobench request` (licence, safetensors weights, no custom code) and "
+    f"waits in the queue below; at most {shared.WEB_REQUESTS_PER_HOUR} requests per hour per "
+    "visitor. Nothing typed here is rendered as markup."
 )
 with st.form("request_form", clear_on_submit=False):
     left, right = st.columns(2)
-    model = left.text_input("Model (hub id org/name, or local folder)", key="req_model")
-    model_id = right.text_input("List as (org/name, for a local folder)", key="req_model_id")
-    revision = left.text_input("Revision", value="main", key="req_revision")
-    precision = right.selectbox(
+    model = left.text_input("Model (hub id org/name)", key="req_model")
+    revision = right.text_input("Revision", value="main", key="req_revision")
+    precision = left.selectbox(
         "Precision", ["(from the model)", *[p.value for p in Precision]], key="req_precision"
     )
-    model_type = left.selectbox("Model type", [t.value for t in ModelType], key="req_type")
-    license_ = right.text_input("Licence (when the model does not declare one)", key="req_license")
-    adapter = left.text_input("PEFT adapter folder (optional)", key="req_adapter")
+    model_type = right.selectbox("Model type", [t.value for t in ModelType], key="req_type")
+    license_ = left.text_input("Licence (when the model does not declare one)", key="req_license")
     tasks = right.text_input("Tasks or groups", value="bio_qa", key="req_tasks")
     sent = st.form_submit_button("Queue the request", type="primary")
 if sent:
-    fields = {"model": model, "model_id": model_id, "revision": revision,
+    fields = {"model": model, "revision": revision,
               "precision": None if precision.startswith("(") else precision,
-              "model_type": model_type, "license": license_, "peft_adapter": adapter,
-              "tasks": tasks}  # fmt: skip
-    outcome = shared.file_request(root, fields)
+              "model_type": model_type, "license": license_, "tasks": tasks}  # fmt: skip
+    outcome = shared.file_request(root, fields, shared.visitor())
     if outcome.ok:
         st.success("Queued.", icon=":material/check_circle:")
         if outcome.request is not None:
@@ -81,8 +81,8 @@ if sent:
                 key="new_request",
             )  # fmt: skip
     else:
-        st.error("Refused by `biobench request`:", icon=":material/block:")
-    st.code(outcome.message or "(no output)", language=None)
+        st.error("Not queued:", icon=":material/block:")
+    st.code(outcome.message, language=None)
     shared.load_requests.clear()
 
 st.subheader("Request queue")
