@@ -1,0 +1,157 @@
+"""Tables of the main ranking and the per-task boards, shaped for the app (pure functions).
+
+The numbers come from :mod:`leaderboard.ranking` (computed once on the whole store); the board
+frame from :func:`leaderboard.views.build_board`. A search or filter only picks rows of these
+tables (:func:`pick`): a row always shows the rank it has among every reproduced run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from leaderboard import views
+from leaderboard.ranking import Ranking
+from tasks.registry import TaskSpec
+
+RANK = "Rank"
+INTERVAL = "Rank range"
+WIN = "Win rate"
+WIN_CI = "Win rate 95% CI"
+MISSING = "Missing tasks"
+POSITION = "_position"  # hidden: order of the full ranking
+MAIN_HEAD = [RANK, "Model", WIN, WIN_CI, INTERVAL, "Coverage", views.AT_BASELINE, MISSING]
+TAIL = ["Run", "Type", "Size (B)"]
+
+
+def interval_text(low: int, high: int) -> str:
+    """``"1–3"``, or ``"2"`` when the interval is one rank."""
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
+def ci_text(low: float, high: float, digits: int = 1) -> str:
+    """``"[55.0, 70.1]"`` (percent)."""
+    return f"[{100 * low:.{digits}f}, {100 * high:.{digits}f}]"
+
+
+def missing_tasks(tasks: str, lay: views.Layout) -> str:
+    """Display names of the layout's tasks a run was not compared on (``"none"``)."""
+    have = set(tasks.split(";")) if tasks else set()
+    gone = [t.display for t in lay.tasks if t.higher_is_better and t.name not in have]
+    return ", ".join(gone) if gone else "none"
+
+
+def _ranked(frame: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
+    ids = frame["row_id"].tolist()
+    out = pd.DataFrame(index=pd.Index(ids, name="row_id"))
+    out[RANK] = frame["rank"].to_numpy()
+    out[INTERVAL] = [
+        interval_text(lo, hi) for lo, hi in zip(frame["rank_low"], frame["rank_high"], strict=True)
+    ]
+    out[WIN] = (100 * frame["win_rate"]).round(1).to_numpy()
+    out[WIN_CI] = [
+        ci_text(lo, hi) for lo, hi in zip(frame["win_low"], frame["win_high"], strict=True)
+    ]
+    out[POSITION] = frame["position"].to_numpy()
+    known = board.reindex(ids)
+    out["Model"] = known["Model"].to_numpy()
+    return out
+
+
+def main_table(
+    board: pd.DataFrame, ranking: Ranking, lay: views.Layout, extra: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Every reproduced row of ``board`` in ranking order, best first, with its band ``Rank``,
+    rank range, win rate and interval, ``Coverage`` (tasks it was compared on, of the layout's
+    averaged tasks), the missing tasks and the board's category averages and identity columns.
+    Rows compared with no other run on any task come last without a rank. ``extra`` names
+    further board columns to carry (per-task scores, details)."""
+    averaged = [t for t in lay.tasks if t.higher_is_better]
+    reproduced = board[board["status_key"] == views.REPRODUCED]
+    table = _ranked(ranking.table[ranking.table["row_id"].isin(reproduced.index)], reproduced)
+    ranked_tasks = ranking.table.set_index("row_id")["tasks"]
+    table["Coverage"] = [f"{len(ranked_tasks[r].split(';'))}/{len(averaged)}" for r in table.index]
+    table[MISSING] = [missing_tasks(ranked_tasks[r], lay) for r in table.index]
+    rest = reproduced.index.difference(table.index)
+    rest = [r for r in reproduced.index if r in set(rest) and reproduced.loc[r, "n_scored"] > 0]
+    if rest:
+        extra = pd.DataFrame(index=pd.Index(rest, name="row_id"))
+        extra["Model"] = reproduced.loc[rest, "Model"].to_numpy()
+        extra["Coverage"] = "0/" + str(len(averaged))
+        extra[MISSING] = "no task shares items with another run"
+        extra[POSITION] = np.arange(len(table) + 1, len(table) + len(rest) + 1)
+        table = pd.concat([table, extra])
+    carried = [views.AT_BASELINE, *lay.average_columns, *TAIL, *extra]
+    for column in [c for c in dict.fromkeys(carried) if c not in table.columns]:
+        table[column] = reproduced.loc[table.index, column].to_numpy()
+    table[RANK] = table[RANK].astype("Int64")
+    return table
+
+
+def main_columns(lay: views.Layout, extra: Sequence[str] = ()) -> list[str]:
+    """Shown columns of the main table, in order (``extra``: board columns asked for, after
+    the fixed ones)."""
+    head = [*MAIN_HEAD, *lay.average_columns, *TAIL]
+    return head + [c for c in extra if c not in head]
+
+
+def pick(table: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``table`` whose ids are in ``ids`` (a search or filter's view), in ranking
+    order; ranks are left as they are."""
+    keep = table.index.isin(list(ids))
+    return table[keep].sort_values(POSITION, kind="stable")
+
+
+# --- per-task boards ---------------------------------------------------------------------------
+
+TASK_HEAD = [RANK, "Model", "Score", "95% CI", "Majority", views.FLAG, "Items", "Subset", WIN,
+             INTERVAL]  # fmt: skip
+
+
+def task_choices(ranking: Ranking, lay: views.Layout) -> list[TaskSpec]:
+    """Tasks of the layout with at least two runs compared on shared items."""
+    return [t for t in lay.tasks if t.name in ranking.tasks]
+
+
+def task_table(
+    board: pd.DataFrame, scores: pd.DataFrame, ranking: Ranking, spec: TaskSpec
+) -> pd.DataFrame:
+    """Every reproduced run with task ``spec``, ranked by its win rate on this task (pairs on
+    shared items), with its score and 95% CI (percent, on its own items), its majority-class
+    baseline and the ⚑ flag (score not distinguishable from a constant answer), its number of
+    items and item subset."""
+    frame = ranking.tasks.get(spec.name)
+    if frame is None:
+        return pd.DataFrame(columns=[*TASK_HEAD, POSITION])
+    table = _ranked(frame, board)
+    mine = scores[scores["column"] == spec.name].drop_duplicates("row_id").set_index("row_id")
+    mine = mine.reindex(table.index)
+    table["Score"] = mine["score"].round(1).to_numpy()
+    table["95% CI"] = [
+        "" if pd.isna(lo) else f"[{lo:.1f}, {hi:.1f}]"
+        for lo, hi in zip(mine["ci_low"], mine["ci_high"], strict=True)
+    ]
+    majority = mine["majority"] if "majority" in mine.columns else pd.Series(np.nan, mine.index)
+    table["Majority"] = majority.round(1).to_numpy()
+    flags = mine["at_baseline"] if "at_baseline" in mine.columns else pd.Series(None, mine.index)
+    table[views.FLAG] = [views.FLAG if f is True else "" for f in flags]
+    table["Items"] = mine["n_items"].astype("Int64").to_numpy()
+    table["Subset"] = [s or "full" for s in mine["subset"].fillna("").astype(str)]
+    table[RANK] = table[RANK].astype("Int64")
+    return table.loc[:, [*TASK_HEAD, POSITION]]
+
+
+def flag_note(table: pd.DataFrame) -> str:
+    """The ⚑ caveat of a per-task board, in words ("" when no run is flagged)."""
+    n = int((table[views.FLAG] == views.FLAG).sum()) if views.FLAG in table.columns else 0
+    if not n:
+        return ""
+    of = len(table)
+    every = "Every run" if n == of else f"{n} of {of} runs"
+    return (
+        f"{views.FLAG} {every} on this task cannot be told apart from answering the most "
+        "frequent option on every item (paired test, p ≥ 0.05): such a score measures the "
+        "answer distribution, not the model."
+    )
