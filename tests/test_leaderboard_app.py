@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.bench_leaderboard import make_submission, write_store
-from leaderboard import loader, views
+from leaderboard import loader, standings, views
 from leaderboard.request_queue import RequestQueue
 from leaderboard.schemas import (
     EvalRequest,
@@ -171,24 +171,44 @@ def open_page(at: AppTest, page: str, **params) -> AppTest:
 
 
 def test_main_table_lists_every_readable_row_ranked(app):
-    frames = ranked_tables(app)
-    # five complete submissions in one ranked set; the QA-only injected one ranked apart
-    assert [len(f) for f in frames] == [len(MODELS), 1]
-    assert set(names(frames[0])) == {m[0] for m in MODELS}
-    assert names(frames[1]) == [INJECTED_ID] and frames[1]["Rank"].tolist() == [1]
+    """One ranking of every reproduced row (the QA-only injected run among the complete ones,
+    ranked on the items it shares), best win rate first; published rows apart, unranked."""
+    (frame,) = ranked_tables(app)
+    assert set(names(frame)) == {m[0] for m in MODELS} | {INJECTED_ID}
     lay = views.layout(registry.Variant.LOGLIK)
     compact = views.display_columns(lay, per_task=False, show_baselines=True)
-    assert list(frames[0].columns) == compact
-    assert frames[0]["Rank"].tolist() == list(range(1, len(MODELS) + 1))
-    averages = frames[0]["Average"].to_numpy()
-    assert (np.diff(averages) <= 1e-12).all()
+    assert list(frame.columns) == standings.main_columns(lay, extra=compact)
+    assert frame["Rank"].is_monotonic_increasing and frame["Rank"].iloc[0] == 1
+    assert (np.diff(frame[standings.WIN].to_numpy()) <= 1e-12).all()
+    coverage = dict(zip(names(frame), frame["Coverage"], strict=True))
+    assert coverage[INJECTED_ID] == "6/20" and coverage["org-a/alpha-7b"] == "20/20"
+    missing = dict(zip(names(frame), frame[standings.MISSING], strict=True))
+    assert missing["org-a/alpha-7b"] == "none" and "ChemProt" in missing[INJECTED_ID]
     headers = [h.value for h in app.subheader]
-    assert headers[0].startswith("Ranked on 20 tasks") and headers[1].startswith("Ranked on 6")
+    assert headers[0] == "Ranking"
     # published rows are in their own, unranked table, never among the ranked ones
     published = reported(app)
     assert set(names(published)) == {REFERENCE_NAME, "Other-LLM 7B"}
     assert "Rank" not in published.columns and "Average" not in published.columns
     assert set(published["Shots"]) == {"3"} and set(published["Fine-tuned"]) == {"not stated"}
+
+
+def test_search_and_filters_keep_the_ranks(app):
+    """A row shows the rank it has among every run, whatever the search or filter."""
+    full = table(app)
+    ranks = dict(zip(names(full), full["Rank"], strict=True))
+    app.text_input(key="search").input("beta").run()
+    part = table(app)
+    assert set(names(part)) == {"org-b/beta-135m", "org-b/beta-360m-bio"}
+    assert dict(zip(names(part), part["Rank"], strict=True)) == {n: ranks[n] for n in names(part)}
+    assert min(part["Rank"]) > 1  # the best beta run is not the best run
+
+
+def test_published_only_match_says_so(app):
+    app.text_input(key="search").input("other-llm").run()
+    assert not ranked_tables(app)
+    assert any("published row" in i.value and "match" in i.value for i in app.info)
+    assert names(reported(app)) == ["Other-LLM 7B"]
 
 
 def test_scores_match_the_submissions(app, store_root):
@@ -209,11 +229,13 @@ def test_scores_match_the_submissions(app, store_root):
 
 def test_filters_change_rows(app):
     everything = len(table(app))
+    full_ranks = dict(zip(names(table(app)), table(app)["Rank"], strict=True))
     app.multiselect(key="types").select("base").run()
     frame = table(app)
     assert set(frame["Type"]) == {"base"}
     assert set(names(frame)) == {"org-a/alpha-7b", "org-b/beta-135m"}
-    assert frame["Rank"].tolist() == [1, 2]  # ranked within the view
+    kept = dict(zip(names(frame), frame["Rank"], strict=True))
+    assert kept == {n: full_ranks[n] for n in kept}  # ranks of the whole store, kept
 
     app.multiselect(key="types").unselect("base").run()
     app.text_input(key="search").input("BETA").run()
@@ -263,7 +285,7 @@ def test_variant_switch_and_ci_toggle_change_columns(app):
     # the synthetic submissions hold log-likelihood QA only: no QA average in this view
     assert frame["QA avg"].isna().all()
     app.checkbox(key="show_ci").uncheck().run()
-    assert not any(c.endswith("95% CI") for c in table(app).columns)
+    assert not set(views.layout(registry.Variant.GEN).ci_columns) & set(table(app).columns)
 
 
 def test_complete_only_drops_partial_averages(app):
@@ -272,7 +294,7 @@ def test_complete_only_drops_partial_averages(app):
     # the synthetic submissions cover every column; the injected one does not
     assert not np.isnan(frame.loc["org-a/alpha-7b", "Average"])
     assert np.isnan(frame.loc[INJECTED_ID, "Average"])
-    assert pd.isna(frame.loc[INJECTED_ID, "Rank"])
+    assert not pd.isna(frame.loc[INJECTED_ID, "Rank"])  # the ranking is by win rate: kept
     assert not np.isnan(frame.loc[INJECTED_ID, "QA avg"])  # it has every QA column
 
 
@@ -715,3 +737,16 @@ def test_top_rows_and_the_size_chart_follow_the_rows_shown():
     board = pd.DataFrame({"model_name": [f"m{i}" for i in range(7)]})
     assert list(views.top_rows(board, "3")["model_name"]) == ["m0", "m1", "m2"]
     assert len(views.top_rows(board, "all")) == 7 and len(views.top_rows(board, "100")) == 7
+
+
+def test_task_page_ranks_the_runs_of_one_task(app, store_root):
+    at = open_page(app, "task", task="bio_medqa")
+    (frame,) = [df.value for df in at.dataframe if "Score" in df.value.columns]
+    assert set(names(frame)) == {m[0] for m in MODELS} | {INJECTED_ID}
+    assert frame["Rank"].is_monotonic_increasing and frame["Rank"].iloc[0] == 1
+    assert (np.diff(frame[standings.WIN].to_numpy()) <= 1e-12).all()
+    sub = Store(store_root).read("org-a__alpha-7b/run-1")
+    row = frame[[n == "org-a/alpha-7b" for n in names(frame)]].iloc[0]
+    assert row["Score"] == pytest.approx(round(100 * sub.task("bio_medqa").score, 1))
+    assert row["Items"] == sub.task("bio_medqa").n_items
+    assert at.query_params["task"] == "bio_medqa"

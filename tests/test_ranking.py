@@ -202,3 +202,44 @@ def test_default_resamples_are_the_statistics_default():
 def test_rank_bands(point, low, high, bands):
     got = ranking.rank_bands(np.array(point), np.array(low), np.array(high))
     assert got.tolist() == bands
+
+
+# --- tables of the app (leaderboard.standings) ---------------------------------------------
+
+
+def _board(ids):
+    from leaderboard import views
+
+    board = pd.DataFrame(index=pd.Index(ids, name="row_id"))
+    board["Model"] = [views.model_link(i, i) for i in ids]
+    board["status_key"] = views.REPRODUCED
+    board["n_scored"] = 1
+    for column in [views.AT_BASELINE, *views.layout().average_columns, "Run", "Type", "Size (B)"]:
+        board[column] = None
+    return board
+
+
+def test_main_table_keeps_ranks_when_rows_are_picked():
+    from leaderboard import standings, views
+
+    result = ranking.rank_runs(ranking.task_matrices(HAND, [ACC, F1]), n_resamples=200)
+    table = standings.main_table(_board(["A", "B", "C", "D"]), result, views.layout())
+    assert list(table.index) == ["B", "A", "C", "D"]  # D: no shared items, last, unranked
+    assert pd.isna(table.loc["D", "Rank"]) and table.loc["D", "Coverage"].startswith("0/")
+    assert (
+        table.loc["C", "Coverage"] == f"1/{sum(t.higher_is_better for t in views.layout().tasks)}"
+    )
+    picked = standings.pick(table, ["C", "A"])
+    assert list(picked.index) == ["A", "C"]
+    assert picked["Rank"].tolist() == table.loc[["A", "C"], "Rank"].tolist()
+
+
+def test_flag_note_counts_flagged_runs():
+    from leaderboard import standings, views
+
+    frame = pd.DataFrame({views.FLAG: [views.FLAG, "", views.FLAG]})
+    assert standings.flag_note(frame).startswith(f"{views.FLAG} 2 of 3 runs")
+    assert standings.flag_note(frame.assign(**{views.FLAG: views.FLAG})).startswith(
+        f"{views.FLAG} Every run"
+    )
+    assert standings.flag_note(frame.assign(**{views.FLAG: ""})) == ""
