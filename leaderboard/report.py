@@ -16,6 +16,7 @@ import html
 import io
 from pathlib import Path
 
+from leaderboard import verdict
 from leaderboard.schemas import Comparison, PairedTest
 from tasks import registry
 
@@ -43,6 +44,19 @@ def _display(column: str) -> str:
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "" if x is None else f"{x:.{digits}f}"
+
+
+UNITS = (
+    "Scores, differences, standard errors and MDEs in percentage points; a difference is the "
+    "gain of B over A (B − A): positive when B is better."
+)
+
+
+def _pt(x: float | None, digits: int = 1, sign: bool = False) -> str:
+    """A fraction in percentage points (the unit of the leaderboard's pages and of this report)."""
+    if x is None:
+        return ""
+    return f"{100 * x:+.{digits}f}" if sign else f"{100 * x:.{digits}f}"
 
 
 def _p(x: float | None) -> str:
@@ -120,20 +134,20 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
         if t.both_at_baseline:
             notes.append("both at a constant baseline")
         lines = (lines or [("", _LABEL_PT, False)]) + [(n, _NOTE_PT, True) for n in notes]
-        value = f"{number(t.diff)}  [{number(t.ci_low)}, {number(t.ci_high)}]"
+        value = f"{number(-t.diff)}  [{number(-t.ci_high)}, {number(-t.ci_low)}]"
         label_h = sum(points * _LINE for _, points, _ in lines)
         bands.append((lines, value, y + 0.06, y + 0.06 + label_h + 0.13))
         y += 0.06 + label_h + 0.32
     body = max(y, 0.6)
 
     first = tests[0] if tests else None
-    title = ["Paired differences A − B, with 95% CI"]
+    title = ["Gain of B over A (B − A), with 95% CI"]
     if first is not None and not multi:
         title += [f"A: {c.labels[first.a]}", f"B: {c.labels[first.b]}"]
     head = [textwrap.wrap(title[0], _chars(_TITLE_PT, inner))]
     head += [textwrap.wrap(line, _chars(_NOTE_PT + 1, inner)) for line in title[1:]]
     unit = "percentage points" if percent else "difference of the scores as fractions (0–1)"
-    caption = textwrap.wrap(f"A − B, {unit}", _chars(_LABEL_PT, inner))
+    caption = textwrap.wrap(f"B − A, {unit}; right of 0: B better", _chars(_LABEL_PT, inner))
     key = textwrap.wrap(
         "● task, ◆ group (mean over its tasks); filled: significant after Holm, hollow: not; "
         "grey: both runs at a constant-answer baseline (they answer one option throughout).",
@@ -154,8 +168,8 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
         spine.set_color("#8b949e" if dark else "#d0d7de")
     ax.set_ylim(body, 0.0)
     ax.set_yticks([])
-    lows = [scale * t.ci_low for t in tests] + [0.0]
-    highs = [scale * t.ci_high for t in tests] + [0.0]
+    lows = [-scale * t.ci_high for t in tests] + [0.0]
+    highs = [-scale * t.ci_low for t in tests] + [0.0]
     span = (max(highs) - min(lows)) or 1.0
     ax.set_xlim(min(lows) - 0.06 * span, max(highs) + 0.06 * span)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
@@ -177,9 +191,9 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
             line_y_text += points * _LINE
         ax.text(0.988, label_y, value, transform=across, ha="right", va="top",
                 fontsize=_VALUE_PT, color=text_color, bbox=box)  # fmt: skip
-        ax.plot([scale * t.ci_low, scale * t.ci_high], [line_y, line_y], color=color, lw=2.2,
+        ax.plot([-scale * t.ci_high, -scale * t.ci_low], [line_y, line_y], color=color, lw=2.2,
                 solid_capstyle="butt")  # fmt: skip
-        ax.plot([scale * t.diff], [line_y], marker="o" if t.kind == "task" else "D", ms=8,
+        ax.plot([-scale * t.diff], [line_y], marker="o" if t.kind == "task" else "D", ms=8,
                 color=color, mfc=color if t.significant else ("none" if dark else "white"),
                 mew=1.8)  # fmt: skip
 
@@ -259,7 +273,7 @@ def _png(fig) -> bytes:
 # --- tables ------------------------------------------------------------------------------------
 
 TEST_HEADERS = [
-    "task", "pair", "metric", "n paired", "A", "B", "A − B", "constant baseline", "95% CI",
+    "task", "pair", "metric", "n paired", "A", "B", "B − A", "constant baseline", "95% CI",
     "95% CI (BCa)",
     "p (bootstrap)", "test",
     "p", "p Holm", "p BH", "SE (iid)", "SE (clustered)", "MDE 80%", "unpaired A/B/conflict",
@@ -283,27 +297,29 @@ def baseline_mark(t: PairedTest) -> str:
 def _test_cells(c: Comparison, t: PairedTest) -> list[str]:
     test = t.test + (f" (b={t.discordant[0]}, c={t.discordant[1]})" if t.discordant else "")
     clustered = (
-        f"{_fmt(t.se_cluster, 4)} ({t.n_clusters} clusters)" if t.se_cluster is not None else "—"
+        f"{_pt(t.se_cluster, 2)} ({t.n_clusters} clusters)" if t.se_cluster is not None else "—"
     )
     return [
         _display(t.column) + (f" vs {_display(t.column_b)}" if t.column_b != t.column else ""),
         _pair_name(c, t),
         t.metric,
         str(t.n_paired),
-        _fmt(t.score_a),
-        _fmt(t.score_b),
-        f"{t.diff:+.3f}",
+        _pt(t.score_a),
+        _pt(t.score_b),
+        _pt(-t.diff, sign=True),
         baseline_mark(t),
-        f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}]",
-        f"[{t.ci_bca_low:+.3f}, {t.ci_bca_high:+.3f}]" if t.ci_bca_low is not None else "—",
+        f"[{_pt(-t.ci_high, sign=True)}, {_pt(-t.ci_low, sign=True)}]",
+        f"[{_pt(-t.ci_bca_high, sign=True)}, {_pt(-t.ci_bca_low, sign=True)}]"
+        if t.ci_bca_low is not None
+        else "—",
         _p(t.p_bootstrap) if t.supported else f"not reported: {t.unsupported_reason}",
         test,
         _p(t.p_value),
         _p(t.p_holm),
         _p(t.p_bh),
-        _fmt(t.se_iid, 4),
+        _pt(t.se_iid, 2),
         clustered,
-        _fmt(t.mde, 3),
+        _pt(t.mde),
         f"{t.n_only_a}/{t.n_only_b}/{t.n_conflicting}",
     ]
 
@@ -322,9 +338,9 @@ def _baseline_cells(b) -> list[str]:
     top = f"{b.top_answer} ({b.top_share:.1%})" if b.top_answer else ""
     flag = "" if b.at_baseline is None else ("yes" if b.at_baseline else "no")
     return [
-        _fmt(b.majority) + (f" ({b.majority_answer})" if b.majority_answer else ""),
-        _fmt(b.first_option),
-        _fmt(b.random),
+        _pt(b.majority) + (f" ({b.majority_answer})" if b.majority_answer else ""),
+        _pt(b.first_option),
+        _pt(b.random),
         top,
         _p(b.p_value) + (f" ({b.test})" if b.test else ""),
         flag,
@@ -336,8 +352,8 @@ def _score_cells(c: Comparison, s) -> list[str]:
         _display(s.column) + (" (group)" if s.kind == "group" else ""),
         s.label,
         s.metric,
-        _fmt(s.value),
-        f"[{s.ci_low:.3f}, {s.ci_high:.3f}]",
+        _pt(s.value),
+        f"[{_pt(s.ci_low)}, {_pt(s.ci_high)}]",
         str(s.n_items),
         "yes" if s.complete else "no",
         *_baseline_cells(s.baselines),
@@ -420,7 +436,7 @@ def _row_class(t: PairedTest) -> str:
 
 
 def render_html(c: Comparison) -> str:
-    forest = base64.b64encode(forest_png(c)).decode("ascii")
+    forest = base64.b64encode(forest_png(c, percent=True)).decode("ascii")
     bars = base64.b64encode(group_bars_png(c)).decode("ascii")
     task_tests = [t for t in c.tests if t.kind == "task"]
     group_tests = [t for t in c.tests if t.kind == "group"]
@@ -433,7 +449,10 @@ def render_html(c: Comparison) -> str:
         f"<code>{html.escape(c.match)}</code></p>",
         "<h2>Submissions</h2>",
         _html_table(["label", "submission"], _subs_rows(c)),
+        "<h2>Verdict</h2>",
+        *(f"<p>{html.escape(line)}</p>" for line in verdict.sentences(c)),
         "<h2>Differences</h2>",
+        f"<p class='muted'>{html.escape(UNITS)}</p>",
         f"<img alt='forest plot of paired differences' src='data:image/png;base64,{forest}'>",
         "<h3>Per task</h3>",
         _html_table(
@@ -480,7 +499,7 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 def render_markdown(c: Comparison, image_prefix: str) -> tuple[str, dict[str, bytes]]:
     """Markdown text and the images it references (``<image_prefix>_forest.png`` ...)."""
     images = {
-        f"{image_prefix}_forest.png": forest_png(c),
+        f"{image_prefix}_forest.png": forest_png(c, percent=True),
         f"{image_prefix}_groups.png": group_bars_png(c),
     }
     forest, bars = list(images)
@@ -495,7 +514,12 @@ def render_markdown(c: Comparison, image_prefix: str) -> tuple[str, dict[str, by
         "",
         _md_table(["label", "submission"], _subs_rows(c)),
         "",
+        "## Verdict",
+        "",
+        *(f"{_md_escape(line)}\n" for line in verdict.sentences(c)),
         "## Differences",
+        "",
+        UNITS,
         "",
         f"![forest plot]({Path(forest).name})",
         "",

@@ -496,12 +496,12 @@ def test_compare_view_computes_paired_statistics(app, store_root):
     va, vb = np.array([xa[i] for i in ids]), np.array([xb[i] for i in ids])
     assert row["n paired"] == len(ids)
     assert row["score A"] == pytest.approx(100 * va.mean())
-    assert row["A − B"] == pytest.approx(100 * (va.mean() - vb.mean()))
+    assert row[views.GAIN] == pytest.approx(100 * (vb.mean() - va.mean()))
     both = [[np.sum((va == 1) & (vb == 1)), np.sum((va == 1) & (vb == 0))],
             [np.sum((va == 0) & (vb == 1)), np.sum((va == 0) & (vb == 0))]]  # fmt: skip
     assert row["test"] == "mcnemar"
     assert row["p"] == pytest.approx(mcnemar(both, exact=True).pvalue)
-    assert row["CI low"] <= row["A − B"] <= row["CI high"]
+    assert row["CI low"] <= row[views.GAIN] <= row["CI high"]
     marks = tests["sig."].tolist()
     for mark, p_holm in zip(marks, tests["p Holm"], strict=True):
         assert mark == views.significance_mark(p_holm)
@@ -530,7 +530,7 @@ def test_forest_plot_fits_its_text_and_stays_narrow(store_root, dark):
             renderer = fig.canvas.get_renderer()
             texts = [t for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text()]
             words = " ".join(t.get_text() for t in texts)
-            assert "percentage points" in words and "Paired differences" in words
+            assert "percentage points" in words and "Gain of B over A" in words
             assert "significant after Holm" in words and "PubMedQA" in words
             width, height = fig.get_size_inches()
             drawn = fig.get_tightbbox(renderer)  # inches: everything drawn, text included
@@ -571,12 +571,12 @@ def test_compare_of_the_stored_runs_falls_back_to_dataset_matching(tmp_path, mon
     assert not at.error, [e.value for e in at.error]
     assert any("matched by **dataset**" in i.value for i in at.info), [i.value for i in at.info]
     tests = at.dataframe[0].value
-    assert list(tests.columns[:7]) == ["task / group", "A − B", "CI low", "CI high", "p Holm",
+    assert list(tests.columns[:7]) == ["task / group", views.GAIN, "CI low", "CI high", "p Holm",
                                        "sig.", "p"]  # fmt: skip
     row = tests.iloc[0]
     assert row["task / group"] == "PubMedQA vs PubMedQA (gen)" and row["n paired"] > 0
-    assert row["CI low"] <= row["A − B"] <= row["CI high"]
-    assert abs(row["A − B"]) > 1  # percentage points, not fractions
+    assert row["CI low"] <= row[views.GAIN] <= row["CI high"]
+    assert abs(row[views.GAIN]) > 1  # percentage points, not fractions
     assert at.multiselect(key="compare_pick").value == [a, b]
 
 
@@ -750,3 +750,29 @@ def test_task_page_ranks_the_runs_of_one_task(app, store_root):
     assert row["Score"] == pytest.approx(round(100 * sub.task("bio_medqa").score, 1))
     assert row["Items"] == sub.task("bio_medqa").n_items
     assert at.query_params["task"] == "bio_medqa"
+
+
+def test_compare_page_states_a_verdict_and_the_discordant_items(app):
+    """Verdict sentences in the page's sign and unit (gain of B over A, points), and the items
+    behind McNemar's test: as many as its (b, c)."""
+    a, b = "org-b__beta-135m/run-1", "org-a__alpha-7b/run-1"  # B is the stronger run
+    at = open_page(app, "compare", compare_pick=[a, b], compare_resamples="1000")
+    assert not at.error, [e.value for e in at.error]
+    heads = [h.value for h in at.subheader]
+    assert "Verdict" in heads and "Items where the two runs disagree" in heads
+    said = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "alpha-7b vs beta-135m:" in said and "points [+" in said
+    assert "alpha-7b is better on" in said  # the gain is B's, positive
+    (items,) = [d.value for d in at.dataframe if "right" in d.value.columns]
+    assert len(items) > 0 and set(items["right"]) <= {"A", "B"}
+    assert any(f"**{int((items['right'] == 'A').sum())}** items only A" in m.value
+               for m in at.markdown)  # fmt: skip
+
+
+def test_compare_caps_the_number_of_runs(app):
+    at = open_page(app, "compare")
+    options = list(at.multiselect(key="compare_pick").options)
+    assert len(options) == 6
+    at.multiselect(key="compare_pick").set_value(options).run()
+    assert any("Compare up to 5 runs" in w.value for w in at.warning)
+    assert not any(d.value.columns.tolist()[:1] == ["task / group"] for d in at.dataframe)
