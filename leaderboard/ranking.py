@@ -43,7 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy import stats as sps  # competition ranks of the resampled win rates
+from threadpoolctl import threadpool_limits
 
 from leaderboard import items as itemlib
 from leaderboard import stats
@@ -156,6 +157,39 @@ def _scores(num: np.ndarray, den: np.ndarray, higher_is_better: bool) -> np.ndar
     return value if higher_is_better else -value
 
 
+def _wins(x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Wins (ties 1/2) of each column of ``x`` over every column of ``y``, and of ``y`` over
+    ``x``, row by row (resamples); ``y=None``: of each column of ``x`` over the other columns of
+    ``x``. One sort per call: values are sorted with their side, equal values form a group, and
+    a value beats the other side's values in lower groups and ties those in its own."""
+    n_x = x.shape[1]
+    z = x if y is None else np.concatenate([x, y], axis=1)
+    rows, n = z.shape
+    order = np.argsort(z, axis=1, kind="stable")
+    ranked = np.take_along_axis(z, order, axis=1)
+    new_group = np.ones((rows, n), dtype=bool)
+    new_group[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    group = np.cumsum(new_group, axis=1) - 1 + (np.arange(rows) * n)[:, None]
+    is_y = order >= n_x
+    size = rows * n
+    in_x = np.bincount(group.ravel(), weights=(~is_y).ravel(), minlength=size).reshape(rows, n)
+    below_x = np.cumsum(in_x, axis=1) - in_x  # x values in lower groups, per group
+    flat = group - (np.arange(rows) * n)[:, None]  # group index within its row
+    if y is None:
+        won = np.take_along_axis(below_x + 0.5 * (in_x - 1), flat, axis=1)
+        out = np.empty_like(won)
+        np.put_along_axis(out, order, won, axis=1)
+        return out, None
+    in_y = np.bincount(group.ravel(), weights=is_y.ravel(), minlength=size).reshape(rows, n)
+    below_y = np.cumsum(in_y, axis=1) - in_y
+    over_y = np.take_along_axis(below_y + 0.5 * in_y, flat, axis=1)  # for x values
+    over_x = np.take_along_axis(below_x + 0.5 * in_x, flat, axis=1)  # for y values
+    won = np.where(is_y, over_x, over_y)
+    out = np.empty_like(won)
+    np.put_along_axis(out, order, won, axis=1)
+    return out[:, :n_x], out[:, n_x:]
+
+
 def task_wins(
     matrix: TaskMatrix, weights: np.ndarray | None = None, structure: _Structure | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +201,7 @@ def task_wins(
     weights = np.ones((1, matrix.n_items)) if weights is None else weights
     n_runs = len(matrix.runs)
     atom_num = [weights[:, idx] @ matrix.num[:, idx].T for idx in s.atoms]
-    atom_den = [weights[:, idx] @ matrix.den[:, idx].T for idx in s.atoms]
+    atom_den = [weights[:, idx] @ matrix.den[:, idx].T for idx in s.atoms]  # resamples x runs
     wins = np.zeros((weights.shape[0], n_runs))
     opponents = np.zeros(n_runs)
     hib = matrix.spec.higher_is_better
@@ -180,15 +214,13 @@ def task_wins(
     for (c, d), atoms in s.shared.items():
         rows_c, rows_d = s.members[c], s.members[d]
         x = score(rows_c, atoms)
-        own_c = sps.rankdata(x, axis=1)
         if c == d:
-            wins[:, rows_c] += own_c - 1.0  # average rank = 1 + wins over the others (ties 1/2)
+            wins[:, rows_c] += _wins(x, None)[0]
             opponents[rows_c] += len(rows_c) - 1
             continue
-        y = score(rows_d, atoms)
-        both = sps.rankdata(np.concatenate([x, y], axis=1), axis=1)
-        wins[:, rows_c] += both[:, : len(rows_c)] - own_c
-        wins[:, rows_d] += both[:, len(rows_c) :] - sps.rankdata(y, axis=1)
+        won_c, won_d = _wins(x, score(rows_d, atoms))
+        wins[:, rows_c] += won_c
+        wins[:, rows_d] += won_d
         opponents[rows_c] += len(rows_d)
         opponents[rows_d] += len(rows_c)
     return wins, opponents
@@ -279,7 +311,17 @@ def rank_runs(
     level: float = CI_LEVEL,
     chunk: int = CHUNK,
 ) -> Ranking:
-    """The main and per-task rankings of the runs in ``matrices`` (see the module docstring)."""
+    """The main and per-task rankings of the runs in ``matrices`` (see the module docstring).
+
+    BLAS runs on one thread here: the products are small (resamples x an atom's items), and a
+    threaded BLAS on a busy machine took 10-20 times longer on them (measured on 2 cores)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _rank_runs(matrices, n_resamples, seed, level, chunk)
+
+
+def _rank_runs(
+    matrices: Sequence[TaskMatrix], n_resamples: int, seed: int, level: float, chunk: int
+) -> Ranking:
     runs = sorted({r for m in matrices for r in m.runs})
     where = {r: i for i, r in enumerate(runs)}
     n = len(runs)
