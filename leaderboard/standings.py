@@ -155,3 +155,40 @@ def flag_note(table: pd.DataFrame) -> str:
         "frequent option on every item (paired test, p ≥ 0.05): such a score measures the "
         "answer distribution, not the model."
     )
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+def export_frame(view: pd.DataFrame, main: pd.DataFrame, lay: views.Layout) -> pd.DataFrame:
+    """The downloads' rows (:func:`leaderboard.views.export_frame`) with the ranks of the whole
+    store: ``rank`` (band), ``rank_low`` / ``rank_high``, ``win_rate`` and its CI (percent),
+    ``compared_tasks``; per task ``<task>_at_baseline`` (the ⚑ flag: true, false or empty);
+    reproduced rows in ranking order, published ones after them without averages (they never
+    enter one)."""
+    out = views.export_frame(view, lay).set_axis(view.index)
+    mine = main.reindex(view.index)
+    low_high = mine[INTERVAL].fillna("").astype(str).str.split("–", n=1)
+    out["rank"] = mine[RANK].astype("Int64")
+    out["rank_low"] = pd.to_numeric(low_high.str[0], errors="coerce").astype("Int64")
+    out["rank_high"] = pd.to_numeric(low_high.str[-1], errors="coerce").astype("Int64")
+    out["win_rate"] = mine[WIN]
+    ci = mine[WIN_CI].fillna("").astype(str).str.strip("[]").str.split(", ", n=1)
+    out["win_rate_ci_low"] = pd.to_numeric(ci.str[0], errors="coerce")
+    out["win_rate_ci_high"] = pd.to_numeric(ci.str[-1], errors="coerce")
+    out["compared_tasks"] = mine["Coverage"]
+    out = out.drop(columns=["ranked_in"], errors="ignore")
+    for spec in lay.tasks:
+        cell = view[views.baseline_column(spec)].fillna("").astype(str)
+        flag = cell.str.startswith(views.FLAG)
+        known = cell != ""
+        out[f"{spec.name}_at_baseline"] = flag.astype(object).where(known, None)
+    published = view["status_key"] != views.REPRODUCED
+    averages = ["average", *[f"{views.CATEGORY_LABEL[c].lower()}_avg" for c in lay.categories]]
+    out.loc[published, averages] = np.nan
+    order = mine[POSITION].where(~published)
+    out = out.assign(_order=order.to_numpy()).sort_values("_order", na_position="last")
+    head = ["rank", "rank_low", "rank_high", "win_rate", "win_rate_ci_low", "win_rate_ci_high",
+            "compared_tasks"]  # fmt: skip
+    rest = [c for c in out.columns if c not in head and c != "_order"]
+    return out.loc[:, head + rest].reset_index(drop=True)

@@ -776,3 +776,32 @@ def test_compare_caps_the_number_of_runs(app):
     at.multiselect(key="compare_pick").set_value(options).run()
     assert any("Compare up to 5 runs" in w.value for w in at.warning)
     assert not any(d.value.columns.tolist()[:1] == ["task / group"] for d in at.dataframe)
+
+
+def test_export_carries_the_store_ranks_flags_and_no_published_averages(
+    store_root, monkeypatch, tmp_path
+):
+    from leaderboard import ranking
+
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    tables = loader.load_tables(store_root)
+    rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
+    lay = views.layout()
+    board = views.build_board(rows, scores, lay)
+    reproduced = rows.index[rows["status"] == views.REPRODUCED].tolist()
+    found = ranking.rank_runs(
+        ranking.task_matrices(loader.load_items(reproduced, store_root), lay.tasks, scores),
+        n_resamples=200,
+    )
+    main = standings.main_table(board, found, lay)
+    spec = lay.tasks[0]
+    board.loc["org-b__beta-135m/run-1", views.baseline_column(spec)] = f"{views.FLAG} 50.0"
+    view = views.filter_board(board, views.Filters(search="b"))  # beta runs and published rows
+    out = standings.export_frame(view, main, lay).set_index("model")
+    assert out.loc["org-b/beta-135m", "rank"] == main.loc["org-b__beta-135m/run-1", "Rank"]
+    assert out.loc["org-b/beta-135m", f"{spec.name}_at_baseline"] is True
+    assert pd.isna(out.loc["org-b/beta-360m-bio", f"{spec.name}_at_baseline"])  # none stored
+    published = out[out["status"] == views.REPORTED]
+    assert len(published) and published["average"].isna().all() and published["rank"].isna().all()
+    assert list(out["status"]).index(views.REPORTED) > list(out["status"]).index(views.REPRODUCED)
+    assert "ranked_in" not in out.columns and out.columns[0] == "rank"

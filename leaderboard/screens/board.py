@@ -319,7 +319,7 @@ def ranked_view() -> None:
     for column, (kind, export, mime) in zip(st.columns([1, 1, 4]), exports, strict=False):
         column.download_button(
             f"Download {kind}",
-            lambda export=export: export(views.export_frame(view, lay)),
+            lambda export=export: export(standings.export_frame(view, main, lay)),
             file_name=f"bioinstruct-leaderboard.{kind.lower()}",
             mime=mime,
             on_click="ignore",
