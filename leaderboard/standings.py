@@ -7,7 +7,9 @@ tables (:func:`pick`): a row always shows the rank it has among every reproduced
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from urllib.parse import quote, unquote
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,41 @@ def missing_tasks(tasks: str, lay: views.Layout) -> str:
     have = set(tasks.split(";")) if tasks else set()
     gone = [t.display for t in lay.tasks if t.higher_is_better and t.name not in have]
     return ", ".join(gone) if gone else "none"
+
+
+NAME_CHARS = 30  # a model label longer than this is elided in its middle
+_BREAK = re.compile(r"[/\- ·]")
+
+
+def distinct_labels(names: Sequence[str], limit: int = NAME_CHARS) -> list[str]:
+    """Labels of at most ``limit`` characters that tell ``names`` apart at any column width:
+    a name that fits is kept; a longer one keeps its start and its shortest ending (from a
+    ``/``, ``-``, space or ``·``) that no other name ends with, the middle elided:
+    ``bioinstruct-repro/SmolLM2-135M-Instruct-Q4_1-lora-qa`` -> ``bioinstruct-repro/Smo…-lora-qa``
+    beside its ``-lora-ie`` sibling."""
+    out = []
+    for name in names:
+        if len(name) <= limit:
+            out.append(name)
+            continue
+        others = [n for n in names if n != name]
+        cuts = [m.start() for m in _BREAK.finditer(name)][::-1]
+        tail = next((name[c:] for c in cuts if not any(o.endswith(name[c:]) for o in others)),
+                    name)  # fmt: skip
+        if len(tail) > limit - 8:
+            tail = name[-(limit - 9) :]
+        out.append(name[: limit - len(tail) - 1] + "…" + tail)
+    return out
+
+
+def _relabel(links: Sequence[str]) -> list[str]:
+    """Model links whose shown name (the ``name=`` part) is :func:`distinct_labels`'s."""
+    names = [unquote(link.rsplit("name=", 1)[-1]) for link in links]
+    labels = distinct_labels(names)
+    return [
+        link.rsplit("name=", 1)[0] + "name=" + quote(label, safe="")
+        for link, label in zip(links, labels, strict=True)
+    ]
 
 
 def _ranked(frame: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
@@ -87,6 +124,7 @@ def main_table(
     for column in [c for c in dict.fromkeys(carried) if c not in table.columns]:
         table[column] = reproduced.loc[table.index, column].to_numpy()
     table[RANK] = table[RANK].astype("Int64")
+    table["Model"] = _relabel(table["Model"].fillna("").astype(str).tolist())
     return table
 
 
@@ -140,6 +178,7 @@ def task_table(
     table["Items"] = mine["n_items"].astype("Int64").to_numpy()
     table["Subset"] = [s or "full" for s in mine["subset"].fillna("").astype(str)]
     table[RANK] = table[RANK].astype("Int64")
+    table["Model"] = _relabel(table["Model"].fillna("").astype(str).tolist())
     return table.loc[:, [*TASK_HEAD, POSITION]]
 
 

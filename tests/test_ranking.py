@@ -243,3 +243,25 @@ def test_flag_note_counts_flagged_runs():
         f"{views.FLAG} Every run"
     )
     assert standings.flag_note(frame.assign(**{views.FLAG: ""})) == ""
+
+
+@pytest.mark.parametrize(
+    ("names", "labels"),
+    [
+        (["org-a/alpha-7b", "org-b/beta"], ["org-a/alpha-7b", "org-b/beta"]),  # fit: kept
+        (["bioinstruct-repro/SmolLM2-135M-Instruct-Q4_1-lora-qa",
+          "bioinstruct-repro/SmolLM2-135M-Instruct-Q4_1-lora-ie",
+          "bioinstruct-repro/SmolLM2-135M-Instruct-Q4_1"],
+         ["bioinstruct-repro/SmolLM2-…-qa", "bioinstruct-repro/SmolLM2-…-ie",
+          "bioinstruct-repro/SmolLM…-Q4_1"]),
+        (["HuggingFaceTB/SmolLM2-135M-Instruct · 20261202-generative-lite",
+          "HuggingFaceTB/SmolLM2-135M-Instruct · 20261202-ie-lite"],
+         ["HuggingFaceTB…-generative-lite", "HuggingFaceTB/SmolLM2…-ie-lite"]),
+    ],
+)  # fmt: skip
+def test_distinct_labels(names, labels):
+    from leaderboard import standings
+
+    got = standings.distinct_labels(names)
+    assert got == labels
+    assert len(set(got)) == len(got) and all(len(g) <= standings.NAME_CHARS for g in got)
