@@ -231,3 +231,53 @@ def export_frame(view: pd.DataFrame, main: pd.DataFrame, lay: views.Layout) -> p
             "compared_tasks"]  # fmt: skip
     rest = [c for c in out.columns if c not in head and c != "_order"]
     return out.loc[:, head + rest].reset_index(drop=True)
+
+
+# --- the model page ----------------------------------------------------------------------------
+
+
+def summary(ranking: Ranking, row_id: str, lay: views.Layout) -> str:
+    """One line for the top of a run's page: its rank, range and win rate among every
+    reproduced run, and over how many tasks (or why it has no rank)."""
+    table = ranking.table.set_index("row_id")
+    if row_id not in table.index:
+        return "Not ranked: no task of this run shares items with another run's."
+    row = table.loc[row_id]
+    averaged = sum(t.higher_is_better for t in lay.tasks)
+    return (
+        f"Rank {int(row['rank'])} of {len(table)} (range {interval_text(row['rank_low'], row['rank_high'])}) "
+        f"· win rate {100 * row['win_rate']:.1f}% {ci_text(row['win_low'], row['win_high'])} "
+        f"over {int(row['n_tasks'])} of {averaged} tasks"
+    )
+
+
+ANSWER_COLUMNS = ["doc_id", "answer", "score", "right"]
+
+
+def answers(items: pd.DataFrame, spec: TaskSpec) -> pd.DataFrame:
+    """A run's answers to one task item by item: doc_id, the stored answer (a free-text response
+    or the option a multiple-choice task picked), the item's primary metric (per-item F1 from
+    its counts) and, for 0/1 metrics, whether it was right."""
+    part = items[
+        (items["task"] == spec.name) & (items["metric"] == spec.metric)
+        & (items["filter"] == spec.filter)
+    ].sort_values("doc_id")  # fmt: skip
+    answer = part["response"].where(
+        part["response"].notna(), "option " + part["choice"].astype("string")
+    )
+    if part["value"].notna().all():
+        score = part["value"].astype(float)
+    else:
+        tp, fp, fn = (pd.to_numeric(part[k], errors="coerce").fillna(0) for k in ("tp", "fp", "fn"))
+        den = 2 * tp + fp + fn
+        score = (2 * tp / den.where(den > 0)).fillna(0.0)
+    binary = bool(score.isin([0.0, 1.0]).all()) and spec.metric in ("acc", "exact_match")
+    return pd.DataFrame(
+        {
+            "doc_id": part["doc_id"].astype(int).to_numpy(),
+            "answer": answer.fillna("").astype(str).to_numpy(),
+            "score": score.round(3).to_numpy(),
+            "right": ["yes" if s == 1 else "no" for s in score] if binary else [""] * len(part),
+        },
+        columns=ANSWER_COLUMNS,
+    )
