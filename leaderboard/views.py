@@ -520,7 +520,7 @@ def filter_options(board: pd.DataFrame) -> FilterOptions:
         shots=sorted(board["Shots"].unique()),
         precisions=sorted(board["Precision"].unique()),
         licenses=sorted(board["License"].unique()),
-        pools=[label for _, label in pools(board)],
+        pools=[label for _, label in pools(board) if label],  # a row without scores has none
         size_min=float(sizes.min()) if len(sizes) else 0.0,
         size_max=float(sizes.max()) if len(sizes) else 0.0,
     )

@@ -817,3 +817,13 @@ def test_model_page_opens_with_its_rank_and_shows_answers_item_by_item(app, stor
     assert len(answers) == sub.task(first.name).n_items
     right = (answers["right"] == "yes").mean()
     assert right == pytest.approx(sub.task(first.name).score)  # accuracy from the item answers
+
+
+def test_coverage_filter_offers_no_blank_option(store_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    tables = loader.load_tables(store_root)
+    rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
+    board = views.build_board(rows, scores, views.layout(registry.Variant.GEN))
+    assert (board.loc[board["status_key"] == views.REPRODUCED, "Pool"] == "").any()  # QA-only run
+    options = views.filter_options(board).pools
+    assert options and "" not in options
