@@ -216,8 +216,15 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
 
 
 def group_bars_png(c: Comparison) -> bytes:
-    """Group scores with 95% CIs, one cluster of bars per category (QA, IE, GEN): the log-likelihood
-    and generative groups of a category stand side by side (generative bars hatched)."""
+    """:func:`group_bars_figure` as PNG bytes."""
+    return _png(group_bars_figure(c))
+
+
+def group_bars_figure(c: Comparison):
+    """Group scores with 95% CIs in percent, one cluster of bars per category (QA, IE, GEN):
+    where a category has both a log-likelihood and a generative group, the generative bars are
+    hatched (the GEN category itself is not a variant of anything). Every bar carries its value,
+    and a zero score is drawn as a line at 0 (an empty bar would not show)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -231,34 +238,43 @@ def group_bars_png(c: Comparison) -> bytes:
     palette = ["#1f6feb", "#fb8500", "#2da44e", "#8250df", "#cf222e", "#6e7781"]
     color = {sid: palette[k % len(palette)] for k, sid in enumerate(subs)}
     fig, ax = plt.subplots(figsize=(max(5.0, 2.4 * len(categories) + 2), 3.8))
+    hatched = False
     for x, category in enumerate(categories):
         bars = [s for s in groups if str(specs[s.column].category) == category]
         bars.sort(key=lambda s: (subs.index(s.submission_id), s.column))
+        variants = {specs[s.column].variant for s in bars}
         width = 0.8 / max(1, len(bars))
         for k, s in enumerate(bars):
-            generative = specs[s.column].variant is registry.Variant.GEN
+            variant_bar = len(variants) > 1 and specs[s.column].variant is registry.Variant.GEN
+            hatched |= variant_bar
+            at = x + (k - (len(bars) - 1) / 2) * width
             ax.bar(
-                x + (k - (len(bars) - 1) / 2) * width,
-                s.value,
+                at,
+                100 * s.value,
                 width,
-                yerr=[[s.value - s.ci_low], [s.ci_high - s.value]],
+                yerr=[[100 * (s.value - s.ci_low)], [100 * (s.ci_high - s.value)]],
                 capsize=3,
                 color=color[s.submission_id],
-                hatch="//" if generative else None,
+                hatch="//" if variant_bar else None,
                 edgecolor="white",
             )
+            if s.value == 0:
+                ax.hlines(0.6, at - width / 2, at + width / 2, colors=color[s.submission_id], lw=3)
+            ax.text(at, 100 * s.ci_high + 1.5, f"{100 * s.value:.1f}", ha="center", va="bottom",
+                    fontsize=7)  # fmt: skip
     ax.set_xticks(range(len(categories)))
     ax.set_xticklabels([category.upper() for category in categories], fontsize=9)
-    ax.set_ylabel("mean score over the group's tasks (95% CI)", fontsize=8)
-    ax.set_ylim(0, 1)
+    ax.set_ylabel("mean score over the group's tasks, % (95% CI)", fontsize=8)
+    ax.set_ylim(0, 110)
     handles = [Patch(color=color[sid], label=c.labels.get(sid, sid)) for sid in subs]
-    handles.append(
-        Patch(facecolor="#bbbbbb", hatch="//", edgecolor="white", label="generative variant")
-    )
+    if hatched:
+        handles.append(
+            Patch(facecolor="#bbbbbb", hatch="//", edgecolor="white", label="generative variant")
+        )
     ax.legend(handles=handles, fontsize=8)
     ax.set_title("Group scores", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def _png(fig) -> bytes:

@@ -84,3 +84,37 @@ def test_discordant_items_are_mcnemars_b_and_c(tmp_path, monkeypatch):
     reference = mcnemar([[both, n_a], [n_b, 0]], exact=True).pvalue
     assert t.p_value == pytest.approx(reference)
     assert set(found.columns) == set(verdict.DISCORDANT_COLUMNS)
+
+
+def _group(sid, column, value, low, high):
+    from leaderboard.schemas import ScoreEstimate
+
+    return ScoreEstimate(submission_id=sid, label=sid, column=column, kind="group", metric="mean",
+                         value=value, ci_low=low, ci_high=high, n_items=10)  # fmt: skip
+
+
+def test_group_figure_hatches_only_variants_and_shows_zero_bars():
+    import matplotlib.pyplot as plt
+
+    from leaderboard import report
+
+    scores = [_group("run-a", "bio_qa", 0.4, 0.3, 0.5), _group("run-a", "bio_gen", 0.0, 0.0, 0.0),
+              _group("run-b", "bio_qa", 0.5, 0.4, 0.6), _group("run-b", "bio_gen", 0.2, 0.1, 0.3)]  # fmt: skip
+    fig = report.group_bars_figure(_comparison([]).model_copy(update={"scores": scores}))
+    try:
+        ax = fig.axes[0]
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "generative variant" not in legend  # GEN is a category, not a variant
+        assert not any(p.get_hatch() for p in ax.patches)
+        texts = [t.get_text() for t in ax.texts]
+        assert "0.0" in texts and "40.0" in texts  # every bar labelled, in percent
+        lines = [seg for coll in ax.collections for seg in coll.get_segments()]
+        assert any(abs(seg[0][1] - 0.6) < 1e-9 and abs(seg[1][1] - 0.6) < 1e-9 for seg in lines)
+    finally:
+        plt.close(fig)
+    both = scores + [_group("run-a", "bio_qa_gen", 0.3, 0.2, 0.4)]
+    fig = report.group_bars_figure(_comparison([]).model_copy(update={"scores": both}))
+    try:
+        assert "generative variant" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    finally:
+        plt.close(fig)
