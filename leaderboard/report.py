@@ -122,7 +122,11 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
 
     bands = []  # (label lines as (text, points, note?), value text, band top, interval's y)
     y = 0.0
-    value_chars = 2 * digits + 16
+    values = [f"{number(-t.diff)}  [{number(-t.ci_high)}, {number(-t.ci_low)}]" for t in tests]
+    # the widest value, in label characters (DejaVu digits and signs are ~0.64 em wide, the
+    # label's average character 0.56 em), and a gap of 3: a label never runs into its value
+    widest = max((len(v) for v in values), default=0)
+    value_chars = int(widest * 0.64 * _VALUE_PT / (0.56 * _LABEL_PT)) + 3
     label_chars = _chars(_LABEL_PT, inner) - value_chars
     note_chars = _chars(_NOTE_PT, inner)
     for t in tests:
@@ -134,7 +138,7 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
         if t.both_at_baseline:
             notes.append("both at a constant baseline")
         lines = (lines or [("", _LABEL_PT, False)]) + [(n, _NOTE_PT, True) for n in notes]
-        value = f"{number(-t.diff)}  [{number(-t.ci_high)}, {number(-t.ci_low)}]"
+        value = values[tests.index(t)]
         label_h = sum(points * _LINE for _, points, _ in lines)
         bands.append((lines, value, y + 0.06, y + 0.06 + label_h + 0.13))
         y += 0.06 + label_h + 0.32

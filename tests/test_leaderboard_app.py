@@ -540,6 +540,13 @@ def test_forest_plot_fits_its_text_and_stays_narrow(store_root, dark):
                 extent = text.get_window_extent(renderer)
                 assert 0 <= extent.x0 and extent.x1 <= fig.bbox.x1, text.get_text()
             assert width * 110 <= 560 and height > width  # ~530 px wide, taller than wide
+            ax = fig.axes[0]
+            boxes = [(t.get_window_extent(renderer), t.get_ha()) for t in ax.texts]
+            lefts = [b for b, ha in boxes if ha == "left"]
+            for right in (b for b, ha in boxes if ha == "right"):  # a value and its label
+                for left in lefts:
+                    if left.y0 < right.y1 and right.y0 < left.y1:  # on one line
+                        assert left.x1 < right.x0, "a label runs into its value"
         finally:
             plt.close(fig)
     assert report.forest_png(result, percent=True).startswith(b"\x89PNG")
