@@ -263,7 +263,7 @@ def answers(items: pd.DataFrame, spec: TaskSpec) -> pd.DataFrame:
         & (items["filter"] == spec.filter)
     ].sort_values("doc_id")  # fmt: skip
     answer = part["response"].where(
-        part["response"].notna(), "option " + part["choice"].astype("string")
+        part["response"].notna(), "option " + part["choice"].astype("Int64").astype("string")
     )
     if part["value"].notna().all():
         score = part["value"].astype(float)

@@ -101,7 +101,9 @@ def discordant_items(
 
     def side(run: str) -> pd.DataFrame:
         mine = part[part["submission_id"] == run].drop_duplicates(keys)
-        answer = mine["response"].where(mine["response"].notna(), mine["choice"].astype("string"))
+        answer = mine["response"].where(
+            mine["response"].notna(), "option " + mine["choice"].astype("Int64").astype("string")
+        )
         return mine.assign(answer=answer.fillna("").astype(str))[[*keys, "value", "answer"]]
 
     both = side(a).merge(side(b), on=keys, suffixes=(" A", " B"))

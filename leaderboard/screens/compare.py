@@ -190,7 +190,10 @@ if result.notes:
     st.subheader("Notes")
     st.text("\n".join(result.notes))
 
-binary = [t for t in result.tests if t.kind == "task" and t.discordant is not None]
+binary = sorted(  # the task with the most disagreements first
+    (t for t in result.tests if t.kind == "task" and t.discordant is not None),
+    key=lambda t: -sum(t.discordant),
+)
 if binary:
     st.subheader("Items where the two runs disagree")
     st.caption(
@@ -212,5 +215,8 @@ if binary:
         f"({views.escape_markdown(a_label)}) got right, **{int((found['right'] == 'B').sum())}** "
         f"only B ({views.escape_markdown(b_label)}); McNemar exact p {t.p_value:.4f}."
     )
-    st.dataframe(found, hide_index=True, width="stretch", key="compare_discordant_items",
-                 height=shared.fit_height(len(found), 420))  # fmt: skip
+    if found.empty:
+        st.info("The two runs are right and wrong on the same items of this task.")
+    else:
+        st.dataframe(found, hide_index=True, width="stretch", key="compare_discordant_items",
+                     height=shared.fit_height(len(found), 420))  # fmt: skip
