@@ -72,7 +72,9 @@ st.caption(
 )
 lay = views.layout()
 ranking = shared.load_ranking(root, stamp, str(views.Variant.LOGLIK))
-st.markdown(f"**{views.escape_markdown(standings.summary(ranking, row_id, lay))}**")
+st.markdown(
+    f":material/leaderboard: {views.escape_markdown(standings.summary(ranking, row_id, lay))}"
+)
 if row_id in tables.rows.index and not (tables.scores["row_id"] == row_id).any():
     st.warning(
         "Every task of this run ran under an older version of its task than the suite's: its "
