@@ -246,8 +246,8 @@ def ranked_view() -> None:
         "and the better one wins; a run's win rate is the mean over its tasks. Win rates do not "
         "depend on metric scales (accuracy, F1, ROUGE-L) or on item subsets. **Rank range**: "
         f"95% interval of the rank over {ranking.n_resamples:,} bootstrap resamples of the "
-        "items; runs whose range overlaps the range of the run above share its **Rank**. "
-        "Searches and filters show rows with the rank they have among all runs. Category "
+        "items; a run whose range overlaps the range of the first run of a band shares that "
+        "band's **Rank**. Searches and filters show rows with the rank they have among all runs. Category "
         f"averages are shown for reference only (they mix metrics). {views.FLAG} **At "
         "baseline**: tasks whose score cannot be told apart from a constant answer."
     )

@@ -43,7 +43,8 @@ st.caption(
     f"{'higher' if spec.higher_is_better else 'lower'} is better). Ranked by **win rate**: the "
     "share of the other runs of this task it beats on the items both ran (ties count half); "
     f"**Rank range**: 95% interval over {ranking.n_resamples:,} bootstrap resamples of the items, "
-    "runs with overlapping ranges share a **Rank**. **Score** and its **95% CI** are on the "
+    "a run whose range overlaps that of the first run of a band shares its **Rank**. "
+    "**Score** and its **95% CI** are on the "
     "run's own items (see **Items**, **Subset**)."
 )
 note = standings.flag_note(table)
