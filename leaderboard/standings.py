@@ -123,6 +123,9 @@ def main_table(
     carried = [views.AT_BASELINE, *lay.average_columns, *TAIL, *extra]
     for column in [c for c in dict.fromkeys(carried) if c not in table.columns]:
         table[column] = reproduced.loc[table.index, column].to_numpy()
+    widths = average_half_widths(reproduced.loc[table.index], lay)
+    for column in widths.columns:
+        table[column] = widths[column].to_numpy()
     table[RANK] = table[RANK].astype("Int64")
     table["Model"] = _relabel(table["Model"].fillna("").astype(str).tolist())
     return table
@@ -131,7 +134,8 @@ def main_table(
 def main_columns(lay: views.Layout, extra: Sequence[str] = ()) -> list[str]:
     """Shown columns of the main table, in order (``extra``: board columns asked for, after
     the fixed ones)."""
-    head = [*MAIN_HEAD, *lay.average_columns, *TAIL]
+    averages = [name for column in lay.average_columns for name in (column, ci_of(column))]
+    head = [*MAIN_HEAD, *averages, *TAIL]
     return head + [c for c in extra if c not in head]
 
 
@@ -281,3 +285,45 @@ def answers(items: pd.DataFrame, spec: TaskSpec) -> pd.DataFrame:
         },
         columns=ANSWER_COLUMNS,
     )
+
+
+# --- uncertainty of the averages -------------------------------------------------------------
+
+
+def ci_of(column: str) -> str:
+    """The name of an average's ± column: ``"QA avg ±"``."""
+    return f"{column} ±"
+
+
+def average_half_widths(board: pd.DataFrame, lay: views.Layout) -> pd.DataFrame:
+    """Half-width of the 95% CI of each average of the board (``Average``, ``QA avg`` ...), in
+    points: each task's stored CI read as normal (half-width / 1.96 = its standard error), tasks
+    independent (they have different items), so a mean over k tasks has variance
+    ``sum(se_i^2) / k^2`` and the overall average over C categories ``sum(var_c) / C^2``.
+    NaN where the board shows no average."""
+    var_c = {}
+    for category in lay.categories:
+        members = [t for t in lay.of(category) if t.higher_is_better]
+        se2 = pd.DataFrame(
+            {
+                t.name: (
+                    (
+                        board[views.ci_bound_column(t, "high")]
+                        - board[views.ci_bound_column(t, "low")]
+                    )
+                    / (2 * 1.96)
+                )
+                ** 2
+                for t in members
+            }  # fmt: skip
+        )
+        k = se2.notna().sum(axis=1)
+        var_c[views.category_column(category)] = se2.sum(axis=1) / k.where(k > 0) ** 2
+    cats = pd.DataFrame(var_c, index=board.index)
+    c = cats.notna().sum(axis=1)
+    out = pd.DataFrame(index=board.index)
+    overall = 1.96 * np.sqrt(cats.sum(axis=1) / c.where(c > 0) ** 2)
+    out[ci_of("Average")] = overall.where(board["Average"].notna()).round(1)
+    for column in cats.columns:
+        out[ci_of(column)] = (1.96 * np.sqrt(cats[column])).where(board[column].notna()).round(1)
+    return out

@@ -184,6 +184,8 @@ def test_main_table_lists_every_readable_row_ranked(app):
     assert coverage[INJECTED_ID] == "6/20" and coverage["org-a/alpha-7b"] == "20/20"
     missing = dict(zip(names(frame), frame[standings.MISSING], strict=True))
     assert missing["org-a/alpha-7b"] == "none" and "ChemProt" in missing[INJECTED_ID]
+    assert frame["Average ±"].notna().all() and (frame["Average ±"] > 0).all()  # CI on averages
+    assert frame.loc[[n == INJECTED_ID for n in names(frame)], "IE avg ±"].isna().all()
     headers = [h.value for h in app.subheader]
     assert headers[0] == "Ranking"
     # published rows are in their own, unranked table, never among the ranked ones

@@ -265,3 +265,22 @@ def test_distinct_labels(names, labels):
     got = standings.distinct_labels(names)
     assert got == labels
     assert len(set(got)) == len(got) and all(len(g) <= standings.NAME_CHARS for g in got)
+
+
+def test_average_half_widths_by_hand():
+    """Two QA tasks with standard error 1 (half-width 1.96): QA var (1 + 1) / 2^2 = 0.5 ->
+    ± 1.96 sqrt(0.5) = 1.4; one IE task with se 2 -> ± 3.9; Average over the two categories:
+    var (0.5 + 4) / 2^2 = 1.125 -> ± 2.1."""
+    from leaderboard import standings, views
+
+    qa1, qa2, ie = (registry.spec_of_leaf(n) for n in ("bio_pubmedqa", "bio_medqa", "bio_ddi"))
+    lay = views.layout(specs=[qa1, qa2, ie])
+    board = pd.DataFrame(index=["r"])
+    for spec, half in ((qa1, 1.96), (qa2, 1.96), (ie, 3.92)):
+        board[views.ci_bound_column(spec, "low")] = 50 - half
+        board[views.ci_bound_column(spec, "high")] = 50 + half
+    board["Average"], board["QA avg"], board["IE avg"] = 50.0, 50.0, 50.0
+    got = standings.average_half_widths(board, lay).loc["r"].to_dict()
+    assert got == {"Average ±": 2.1, "QA avg ±": 1.4, "IE avg ±": 3.9}
+    board["IE avg"] = np.nan  # no average shown (complete categories only): no interval either
+    assert np.isnan(standings.average_half_widths(board, lay).loc["r", "IE avg ±"])

@@ -211,6 +211,13 @@ def ranked_view() -> None:
     }
     for name in (*lay.average_columns, *lay.score_columns):
         config[name] = st.column_config.NumberColumn(name, format="%.1f")
+    for name in lay.average_columns:
+        config[standings.ci_of(name)] = st.column_config.NumberColumn(
+            standings.ci_of(name),
+            format="%.1f",
+            help=f"Half-width of the 95% CI of {name}, points (from the "
+            "tasks' CIs, tasks independent)",
+        )
     for spec in lay.tasks:
         config[views.ci_column(spec)] = st.column_config.TextColumn(
             f"{spec.display} ±", help="Half the width of the 95% bootstrap CI, in points"
