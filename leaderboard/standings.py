@@ -248,10 +248,17 @@ def summary(ranking: Ranking, row_id: str, lay: views.Layout) -> str:
         return "Not ranked: no task of this run shares items with another run's."
     row = table.loc[row_id]
     averaged = sum(t.higher_is_better for t in lay.tasks)
+    rank, position = int(row["rank"]), int(row["position"])
+    band = (
+        f" (in the band of rank {rank}: not told apart from its first run; place {position})"
+        if position != rank
+        else ""
+    )
     return (
-        f"Rank {int(row['rank'])} of {len(table)} (range {interval_text(row['rank_low'], row['rank_high'])}) "
-        f"· win rate {100 * row['win_rate']:.1f}% {ci_text(row['win_low'], row['win_high'])} "
-        f"over {int(row['n_tasks'])} of {averaged} tasks"
+        f"Rank {rank} of {len(table)}{band} · 95% rank range "
+        f"{interval_text(row['rank_low'], row['rank_high'])} · win rate "
+        f"{100 * row['win_rate']:.1f}% {ci_text(row['win_low'], row['win_high'])} over "
+        f"{int(row['n_tasks'])} of {averaged} tasks"
     )
 
 

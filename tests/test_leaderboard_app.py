@@ -820,8 +820,8 @@ def test_export_carries_the_store_ranks_flags_and_no_published_averages(
 
 def test_model_page_opens_with_its_rank_and_shows_answers_item_by_item(app, store_root):
     at = open_page(app, "model", id="org-a__alpha-7b/run-1")
-    said = " ".join(m.value for m in at.markdown)
-    assert "Rank 1 of 6" in said and "over 20 of 20 tasks" in said
+    said = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "Rank 1 of 6 · 95% rank range" in said and "over 20 of 20 tasks" in said
     (answers,) = [d.value for d in at.dataframe if "answer" in d.value.columns]
     sub = Store(store_root).read("org-a__alpha-7b/run-1")
     first = views.layout().tasks[0]

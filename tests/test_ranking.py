@@ -284,3 +284,23 @@ def test_average_half_widths_by_hand():
     assert got == {"Average ±": 2.1, "QA avg ±": 1.4, "IE avg ±": 3.9}
     board["IE avg"] = np.nan  # no average shown (complete categories only): no interval either
     assert np.isnan(standings.average_half_widths(board, lay).loc["r", "IE avg ±"])
+
+
+def test_summary_names_the_band_and_the_place():
+    from leaderboard import standings, views
+
+    table = pd.DataFrame(
+        {"row_id": ["a", "b", "c"], "rank": [1, 1, 3], "rank_low": [1, 1, 3], "rank_high": [2, 3, 3],
+         "position": [1, 2, 3], "win_rate": [0.9, 0.8, 0.1], "win_low": [0.8, 0.7, 0.0],
+         "win_high": [0.95, 0.9, 0.2], "n_tasks": [2, 2, 1], "tasks": ["x;y", "x;y", "x"]}
+    )  # fmt: skip
+    result = ranking.Ranking(table, {}, ("d",), 100, 0, 0.95)
+    lay = views.layout()
+    n = sum(t.higher_is_better for t in lay.tasks)
+    assert standings.summary(result, "a", lay) == (
+        f"Rank 1 of 3 · 95% rank range 1–2 · win rate 90.0% [80.0, 95.0] over 2 of {n} tasks"
+    )
+    assert "Rank 1 of 3 (in the band of rank 1: not told apart from its first run; place 2)" in (
+        standings.summary(result, "b", lay)
+    )
+    assert standings.summary(result, "d", lay).startswith("Not ranked")
