@@ -8,6 +8,7 @@ tables (:func:`pick`): a row always shows the rank it has among every reproduced
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import quote, unquote
 
@@ -55,15 +56,15 @@ def distinct_labels(names: Sequence[str], limit: int = NAME_CHARS) -> list[str]:
     ``/``, ``-``, space or ``·``) that no other name ends with, the middle elided:
     ``bioinstruct-repro/SmolLM2-135M-Instruct-Q4_1-lora-qa`` -> ``bioinstruct-repro/Smo…-lora-qa``
     beside its ``-lora-ie`` sibling."""
+    # how many names end with each string: a name's ending is unique when only it ends so
+    endings = Counter(name[i:] for name in set(names) for i in range(len(name)))
     out = []
     for name in names:
         if len(name) <= limit:
             out.append(name)
             continue
-        others = [n for n in names if n != name]
         cuts = [m.start() for m in _BREAK.finditer(name)][::-1]
-        tail = next((name[c:] for c in cuts if not any(o.endswith(name[c:]) for o in others)),
-                    name)  # fmt: skip
+        tail = next((name[c:] for c in cuts if endings[name[c:]] == 1), name)
         if len(tail) > limit - 8:
             tail = name[-(limit - 9) :]
         out.append(name[: limit - len(tail) - 1] + "…" + tail)

@@ -216,6 +216,9 @@ def _board(ids):
     board["n_scored"] = 1
     for column in [views.AT_BASELINE, *views.layout().average_columns, "Run", "Type", "Size (B)"]:
         board[column] = None
+    for spec in views.layout().tasks:
+        board[views.ci_bound_column(spec, "low")] = np.nan
+        board[views.ci_bound_column(spec, "high")] = np.nan
     return board
 
 

@@ -244,7 +244,7 @@ def ranked_view() -> None:
             "width": views.column_width(name, config[name].get("label")),
         }
 
-    main = standings.main_table(board, ranking, lay, extra=columns)
+    main = shared.load_main(root, stamp, str(variant), complete_only, tuple(columns))
     shown_main = standings.pick(main, ranked.index)
     st.subheader("Ranking", anchor="ranking")
     st.caption(
