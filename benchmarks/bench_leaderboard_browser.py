@@ -1,7 +1,7 @@
 """Leaderboard speed in a real browser: 1,000 synthetic submissions served by ``biobench
 leaderboard``, rendered by headless Chromium.
 
-Goals (issue: first render on a fresh server <= 3 s, a filter change <= 0.3 s, RSS stated). The
+Goals (issue: first render on a fresh server <= 3 s, a search <= 0.5 s (issue 31), RSS stated). The
 store is :func:`tests.support.synthetic_store.synthetic_population` written through the submission
 store into a temporary folder; the server is started for this run (empty loader cache: it has
 read nothing yet). Times are wall clock in this process, polled every 20 ms in the page:
@@ -39,11 +39,14 @@ from benchmarks import browser as web
 N_SUBMISSIONS = 1_000
 N_ENV = "BIOBENCH_BENCH_LB_N"
 GOAL_FIRST_S = 3.0
-GOAL_FILTER_S = 0.3
+GOAL_FILTER_S = 0.5
 SEARCH = "SmolLM2"  # one synthetic family in four
 FLOOR_PAGE = Path(__file__).with_name("streamlit_floor.py")
 POLL_S = 0.02
 TIMEOUT_S = 180.0
+# The server computes the tables, the default board and the ranking of every run (10,000
+# bootstrap resamples of the items) before it answers: minutes at 1,000 runs on 2 busy cores.
+START_TIMEOUT_S = 900.0
 
 # Facts about the board page, read in the page in one round trip: the row count of the
 # "**N** reproduced rows" line and the model links the first table's grid shows (the grid
@@ -165,7 +168,7 @@ def _run(n: int, load: list[float]) -> dict:
 
         cache = tmp_path / "cache"
         started = time.perf_counter()
-        with web.serve(root, tmp_path / "server-1", cache=cache) as server:
+        with web.serve(root, tmp_path / "server-1", cache=cache, timeout=START_TIMEOUT_S) as server:
             start_s = time.perf_counter() - started
             with web.browser(tmp_path / "profile-1") as driver:
                 fresh_s, before = _time_first_render(driver, server.url, n)
@@ -174,7 +177,7 @@ def _run(n: int, load: list[float]) -> dict:
                 filter_s, after = _time_search(driver, SEARCH, family, lambda m: SEARCH in m)
                 clear_s, cleared = _time_search(driver, "", n, lambda m: True)
             memory = _server_memory(server.proc.pid)
-        with web.serve(root, tmp_path / "server-2", cache=cache) as server:
+        with web.serve(root, tmp_path / "server-2", cache=cache, timeout=START_TIMEOUT_S) as server:
             with web.browser(tmp_path / "profile-3") as driver:
                 restart_s, _ = _time_first_render(driver, server.url, n)
         floor = _floor(n, family, tmp_path)

@@ -2,7 +2,7 @@
 [--submissions ROOT]`` (default: the repository's ``submissions/``).
 
 Starts ``biobench leaderboard --theme light`` and ``--theme dark`` (one server each) and, in
-headless Chromium, saves for each page (board, the model page of one stored submission, compare
+headless Chromium, saves for each page (board, per-task board, the model page of one stored submission, compare
 of two stored submissions, about, submit), window (wide 1400x1000, narrow 400x900) and theme two
 PNGs: ``<page>-<window>-<theme>.png``, what the window shows, and ``...-full.png``, the whole
 page (the window stretched to the page's height, up to ``MAX_HEIGHT``). A page that shows a
@@ -46,7 +46,7 @@ def pages(submissions: Path) -> list[tuple[str, str, list[str]]]:
     from leaderboard.store import Store
 
     ids = Store(submissions).ids()
-    out = [("board", "", ["reproduced rows in"])]
+    out = [("board", "", ["reproduced rows in"]), ("task", "task", ["Per-task boards"])]
     if ids:
         out.append((
             "model", f"model?id={quote(ids[0], safe='')}", ["Reproduce this row"]

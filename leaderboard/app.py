@@ -27,6 +27,7 @@ PAGES = [
         url_path="leaderboard",
         default=True,
     ),
+    st.Page("screens/task.py", title="Tasks", icon=":material/table_rows:", url_path="task"),
     st.Page("screens/model.py", title="Model", icon=":material/person_search:", url_path="model"),
     st.Page("screens/compare.py", title="Compare", icon=":material/balance:", url_path="compare"),
     st.Page("screens/submit.py", title="Submit", icon=":material/upload:", url_path="submit"),

@@ -149,6 +149,17 @@ def pair_items(a: list[ItemRecord], b: list[ItemRecord], same_prompt: bool = Tru
     )
 
 
+def subset_words(subset: str) -> str:
+    """How a run chose its items, in the words of its command: ``lite-200-v1`` -> ``--lite
+    (lite-200-v1)``, ``first-50`` -> ``--limit 50 (the first 50 items)``."""
+    if subset.startswith("lite-"):
+        return f"--lite ({subset})"
+    if subset.startswith("first-") and subset.removeprefix("first-").isdigit():
+        n = subset.removeprefix("first-")
+        return f"--limit {n} (the first {n} items)"
+    return f"item subset {subset or 'unknown'}"
+
+
 def _labels(subs: list[Submission], given: list[str] | None) -> list[str]:
     if given:
         if len(given) != len(subs):
@@ -262,12 +273,16 @@ def compare(
             notes.append(
                 f"{lo.label}: evaluated on the shipped SAMPLE data; its scores mean nothing"
             )
-        partial = [t.task for t in lo.submission.tasks if not t.data.complete and not t.is_detail]
+        partial: dict[str, list[str]] = {}
+        for t in lo.submission.tasks:
+            if not t.data.complete and not t.is_detail:
+                partial.setdefault(t.item_subset, []).append(t.task)
         if partial:
-            notes.append(
-                f"{lo.label}: {len(partial)} task(s) evaluated on part of the test set (--limit): "
-                + ", ".join(partial[:8])
-            )
+            parts = [
+                f"{subset_words(subset)}: {len(names)} task(s) ({', '.join(names)})"
+                for subset, names in sorted(partial.items())
+            ]
+            notes.append(f"{lo.label}: evaluated on part of the test set; " + "; ".join(parts))
     if not tests:
         raise CompareError(
             "the submissions share no task"

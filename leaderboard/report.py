@@ -16,7 +16,7 @@ import html
 import io
 from pathlib import Path
 
-from leaderboard import trivial
+from leaderboard import trivial, verdict
 from leaderboard.schemas import Comparison, PairedTest
 from tasks import registry
 
@@ -44,6 +44,19 @@ def _display(column: str) -> str:
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "" if x is None else f"{x:.{digits}f}"
+
+
+UNITS = (
+    "Scores, differences, standard errors and MDEs in percentage points; a difference is the "
+    "gain of B over A (B − A): positive when B is better."
+)
+
+
+def _pt(x: float | None, digits: int = 1, sign: bool = False) -> str:
+    """A fraction in percentage points (the unit of the leaderboard's pages and of this report)."""
+    if x is None:
+        return ""
+    return f"{100 * x:+.{digits}f}" if sign else f"{100 * x:.{digits}f}"
 
 
 def _p(x: float | None) -> str:
@@ -109,7 +122,11 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
 
     bands = []  # (label lines as (text, points, note?), value text, band top, interval's y)
     y = 0.0
-    value_chars = 2 * digits + 16
+    values = [f"{number(-t.diff)}  [{number(-t.ci_high)}, {number(-t.ci_low)}]" for t in tests]
+    # the widest value, in label characters (DejaVu digits and signs are ~0.64 em wide, the
+    # label's average character 0.56 em), and a gap of 3: a label never runs into its value
+    widest = max((len(v) for v in values), default=0)
+    value_chars = int(widest * 0.64 * _VALUE_PT / (0.56 * _LABEL_PT)) + 3
     label_chars = _chars(_LABEL_PT, inner) - value_chars
     note_chars = _chars(_NOTE_PT, inner)
     for t in tests:
@@ -121,20 +138,20 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
         if t.both_at_baseline:
             notes.append("both at a constant baseline")
         lines = (lines or [("", _LABEL_PT, False)]) + [(n, _NOTE_PT, True) for n in notes]
-        value = f"{number(t.diff)}  [{number(t.ci_low)}, {number(t.ci_high)}]"
+        value = values[tests.index(t)]
         label_h = sum(points * _LINE for _, points, _ in lines)
         bands.append((lines, value, y + 0.06, y + 0.06 + label_h + 0.13))
         y += 0.06 + label_h + 0.32
     body = max(y, 0.6)
 
     first = tests[0] if tests else None
-    title = ["Paired differences A − B, with 95% CI"]
+    title = ["Gain of B over A (B − A), with 95% CI"]
     if first is not None and not multi:
         title += [f"A: {c.labels[first.a]}", f"B: {c.labels[first.b]}"]
     head = [textwrap.wrap(title[0], _chars(_TITLE_PT, inner))]
     head += [textwrap.wrap(line, _chars(_NOTE_PT + 1, inner)) for line in title[1:]]
     unit = "percentage points" if percent else "difference of the scores as fractions (0–1)"
-    caption = textwrap.wrap(f"A − B, {unit}", _chars(_LABEL_PT, inner))
+    caption = textwrap.wrap(f"B − A, {unit}; right of 0: B better", _chars(_LABEL_PT, inner))
     key = textwrap.wrap(
         "● task, ◆ group (mean over its tasks); filled: significant after Holm, hollow: not; "
         "grey: both runs at a constant-answer baseline (they answer one option throughout).",
@@ -155,8 +172,8 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
         spine.set_color("#8b949e" if dark else "#d0d7de")
     ax.set_ylim(body, 0.0)
     ax.set_yticks([])
-    lows = [scale * t.ci_low for t in tests] + [0.0]
-    highs = [scale * t.ci_high for t in tests] + [0.0]
+    lows = [-scale * t.ci_high for t in tests] + [0.0]
+    highs = [-scale * t.ci_low for t in tests] + [0.0]
     span = (max(highs) - min(lows)) or 1.0
     ax.set_xlim(min(lows) - 0.06 * span, max(highs) + 0.06 * span)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
@@ -178,9 +195,9 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
             line_y_text += points * _LINE
         ax.text(0.988, label_y, value, transform=across, ha="right", va="top",
                 fontsize=_VALUE_PT, color=text_color, bbox=box)  # fmt: skip
-        ax.plot([scale * t.ci_low, scale * t.ci_high], [line_y, line_y], color=color, lw=2.2,
+        ax.plot([-scale * t.ci_high, -scale * t.ci_low], [line_y, line_y], color=color, lw=2.2,
                 solid_capstyle="butt")  # fmt: skip
-        ax.plot([scale * t.diff], [line_y], marker="o" if t.kind == "task" else "D", ms=8,
+        ax.plot([-scale * t.diff], [line_y], marker="o" if t.kind == "task" else "D", ms=8,
                 color=color, mfc=color if t.significant else ("none" if dark else "white"),
                 mew=1.8)  # fmt: skip
 
@@ -203,8 +220,15 @@ def forest_figure(c: Comparison, *, percent: bool = False, dark: bool = False):
 
 
 def group_bars_png(c: Comparison) -> bytes:
-    """Group scores with 95% CIs, one cluster of bars per category (QA, IE, GEN): the log-likelihood
-    and generative groups of a category stand side by side (generative bars hatched)."""
+    """:func:`group_bars_figure` as PNG bytes."""
+    return _png(group_bars_figure(c))
+
+
+def group_bars_figure(c: Comparison):
+    """Group scores with 95% CIs in percent, one cluster of bars per category (QA, IE, GEN):
+    where a category has both a log-likelihood and a generative group, the generative bars are
+    hatched (the GEN category itself is not a variant of anything). Every bar carries its value,
+    and a zero score is drawn as a line at 0 (an empty bar would not show)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,34 +242,43 @@ def group_bars_png(c: Comparison) -> bytes:
     palette = ["#1f6feb", "#fb8500", "#2da44e", "#8250df", "#cf222e", "#6e7781"]
     color = {sid: palette[k % len(palette)] for k, sid in enumerate(subs)}
     fig, ax = plt.subplots(figsize=(max(5.0, 2.4 * len(categories) + 2), 3.8))
+    hatched = False
     for x, category in enumerate(categories):
         bars = [s for s in groups if str(specs[s.column].category) == category]
         bars.sort(key=lambda s: (subs.index(s.submission_id), s.column))
+        variants = {specs[s.column].variant for s in bars}
         width = 0.8 / max(1, len(bars))
         for k, s in enumerate(bars):
-            generative = specs[s.column].variant is registry.Variant.GEN
+            variant_bar = len(variants) > 1 and specs[s.column].variant is registry.Variant.GEN
+            hatched |= variant_bar
+            at = x + (k - (len(bars) - 1) / 2) * width
             ax.bar(
-                x + (k - (len(bars) - 1) / 2) * width,
-                s.value,
+                at,
+                100 * s.value,
                 width,
-                yerr=[[s.value - s.ci_low], [s.ci_high - s.value]],
+                yerr=[[100 * (s.value - s.ci_low)], [100 * (s.ci_high - s.value)]],
                 capsize=3,
                 color=color[s.submission_id],
-                hatch="//" if generative else None,
+                hatch="//" if variant_bar else None,
                 edgecolor="white",
             )
+            if s.value == 0:
+                ax.hlines(0.6, at - width / 2, at + width / 2, colors=color[s.submission_id], lw=3)
+            ax.text(at, 100 * s.ci_high + 1.5, f"{100 * s.value:.1f}", ha="center", va="bottom",
+                    fontsize=7)  # fmt: skip
     ax.set_xticks(range(len(categories)))
     ax.set_xticklabels([category.upper() for category in categories], fontsize=9)
-    ax.set_ylabel("mean score over the group's tasks (95% CI)", fontsize=8)
-    ax.set_ylim(0, 1)
+    ax.set_ylabel("mean score over the group's tasks, % (95% CI)", fontsize=8)
+    ax.set_ylim(0, 110)
     handles = [Patch(color=color[sid], label=c.labels.get(sid, sid)) for sid in subs]
-    handles.append(
-        Patch(facecolor="#bbbbbb", hatch="//", edgecolor="white", label="generative variant")
-    )
+    if hatched:
+        handles.append(
+            Patch(facecolor="#bbbbbb", hatch="//", edgecolor="white", label="generative variant")
+        )
     ax.legend(handles=handles, fontsize=8)
     ax.set_title("Group scores", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def _png(fig) -> bytes:
@@ -260,7 +293,7 @@ def _png(fig) -> bytes:
 # --- tables ------------------------------------------------------------------------------------
 
 TEST_HEADERS = [
-    "task", "pair", "metric", "n paired", "A", "B", "A − B", "constant baseline", "95% CI",
+    "task", "pair", "metric", "n paired", "A", "B", "B − A", "constant baseline", "95% CI",
     "95% CI (BCa)",
     "p (bootstrap)", "test",
     "p", "p Holm", "p BH", "SE (iid)", "SE (clustered)", "MDE 80%", "unpaired A/B/conflict",
@@ -284,27 +317,29 @@ def baseline_mark(t: PairedTest) -> str:
 def _test_cells(c: Comparison, t: PairedTest) -> list[str]:
     test = t.test + (f" (b={t.discordant[0]}, c={t.discordant[1]})" if t.discordant else "")
     clustered = (
-        f"{_fmt(t.se_cluster, 4)} ({t.n_clusters} clusters)" if t.se_cluster is not None else "—"
+        f"{_pt(t.se_cluster, 2)} ({t.n_clusters} clusters)" if t.se_cluster is not None else "—"
     )
     return [
         _display(t.column) + (f" vs {_display(t.column_b)}" if t.column_b != t.column else ""),
         _pair_name(c, t),
         t.metric,
         str(t.n_paired),
-        _fmt(t.score_a),
-        _fmt(t.score_b),
-        f"{t.diff:+.3f}",
+        _pt(t.score_a),
+        _pt(t.score_b),
+        _pt(-t.diff, sign=True),
         baseline_mark(t),
-        f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}]",
-        f"[{t.ci_bca_low:+.3f}, {t.ci_bca_high:+.3f}]" if t.ci_bca_low is not None else "—",
+        f"[{_pt(-t.ci_high, sign=True)}, {_pt(-t.ci_low, sign=True)}]",
+        f"[{_pt(-t.ci_bca_high, sign=True)}, {_pt(-t.ci_bca_low, sign=True)}]"
+        if t.ci_bca_low is not None
+        else "—",
         _p(t.p_bootstrap) if t.supported else f"not reported: {t.unsupported_reason}",
         test,
         _p(t.p_value),
         _p(t.p_holm),
         _p(t.p_bh),
-        _fmt(t.se_iid, 4),
+        _pt(t.se_iid, 2),
         clustered,
-        _fmt(t.mde, 3),
+        _pt(t.mde),
         f"{t.n_only_a}/{t.n_only_b}/{t.n_conflicting}",
     ]
 
@@ -328,9 +363,9 @@ def _baseline_cells(b) -> list[str]:
         )
     flag = "" if b.at_baseline is None else ("yes" if b.at_baseline else "no")
     return [
-        _fmt(b.majority) + (f" ({b.majority_answer})" if b.majority_answer else ""),
-        _fmt(b.first_option),
-        _fmt(b.random),
+        _pt(b.majority) + (f" ({b.majority_answer})" if b.majority_answer else ""),
+        _pt(b.first_option),
+        _pt(b.random),
         top,
         _p(b.p_value) + (f" ({b.test})" if b.test else ""),
         flag,
@@ -342,8 +377,8 @@ def _score_cells(c: Comparison, s) -> list[str]:
         _display(s.column) + (" (group)" if s.kind == "group" else ""),
         s.label,
         s.metric,
-        _fmt(s.value),
-        f"[{s.ci_low:.3f}, {s.ci_high:.3f}]",
+        _pt(s.value),
+        f"[{_pt(s.ci_low)}, {_pt(s.ci_high)}]",
         str(s.n_items),
         "yes" if s.complete else "no",
         *_baseline_cells(s.baselines),
@@ -430,7 +465,7 @@ def _row_class(t: PairedTest) -> str:
 
 
 def render_html(c: Comparison) -> str:
-    forest = base64.b64encode(forest_png(c)).decode("ascii")
+    forest = base64.b64encode(forest_png(c, percent=True)).decode("ascii")
     bars = base64.b64encode(group_bars_png(c)).decode("ascii")
     task_tests = [t for t in c.tests if t.kind == "task"]
     group_tests = [t for t in c.tests if t.kind == "group"]
@@ -443,7 +478,10 @@ def render_html(c: Comparison) -> str:
         f"<code>{html.escape(c.match)}</code></p>",
         "<h2>Submissions</h2>",
         _html_table(["label", "submission"], _subs_rows(c)),
+        "<h2>Verdict</h2>",
+        *(f"<p>{html.escape(line)}</p>" for line in verdict.sentences(c)),
         "<h2>Differences</h2>",
+        f"<p class='muted'>{html.escape(UNITS)}</p>",
         f"<img alt='forest plot of paired differences' src='data:image/png;base64,{forest}'>",
         "<h3>Per task</h3>",
         _html_table(
@@ -490,7 +528,7 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 def render_markdown(c: Comparison, image_prefix: str) -> tuple[str, dict[str, bytes]]:
     """Markdown text and the images it references (``<image_prefix>_forest.png`` ...)."""
     images = {
-        f"{image_prefix}_forest.png": forest_png(c),
+        f"{image_prefix}_forest.png": forest_png(c, percent=True),
         f"{image_prefix}_groups.png": group_bars_png(c),
     }
     forest, bars = list(images)
@@ -505,7 +543,12 @@ def render_markdown(c: Comparison, image_prefix: str) -> tuple[str, dict[str, by
         "",
         _md_table(["label", "submission"], _subs_rows(c)),
         "",
+        "## Verdict",
+        "",
+        *(f"{_md_escape(line)}\n" for line in verdict.sentences(c)),
         "## Differences",
+        "",
+        UNITS,
         "",
         f"![forest plot]({Path(forest).name})",
         "",

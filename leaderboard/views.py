@@ -521,7 +521,7 @@ def filter_options(board: pd.DataFrame) -> FilterOptions:
         shots=sorted(board["Shots"].unique()),
         precisions=sorted(board["Precision"].unique()),
         licenses=sorted(board["License"].unique()),
-        pools=[label for _, label in pools(board)],
+        pools=[label for _, label in pools(board) if label],  # a row without scores has none
         size_min=float(sizes.min()) if len(sizes) else 0.0,
         size_max=float(sizes.max()) if len(sizes) else 0.0,
     )
@@ -1275,18 +1275,17 @@ def significance_mark(p_holm: float | None, alpha: float = 0.05) -> str:
     return ""
 
 
-def display_name(column: str) -> str:
-    for spec in registry.TASKS:
-        if spec.name == column:
-            return spec.display
-    for group in registry.GROUPS:
-        if group.name == column:
-            return f"{group.display} (group)"
-    return column
+display_name = registry.display_name  # pages format task pickers with it
+
+
+GAIN = (
+    "B − A"  # the gain of the second run over the first (leaderboard.verdict): one sign everywhere
+)
 
 
 def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tests, scores) tables of a :class:`~leaderboard.schemas.Comparison`, in percent points.
+    """(tests, scores) tables of a :class:`~leaderboard.schemas.Comparison`, in percent points;
+    differences are the gain of B over A (``B − A``, positive: B better) with its CI.
 
     ``tests``: one line per paired test (tasks first, then groups) with the difference, whether
     A, B or both are at a constant-answer baseline, its CI, the test's p, Holm and BH adjusted p
@@ -1312,10 +1311,10 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             "n paired": [t.n_paired for t in ordered],
             "score A": [100 * t.score_a for t in ordered],
             "score B": [100 * t.score_b for t in ordered],
-            "A − B": [100 * t.diff for t in ordered],
+            GAIN: [-100 * t.diff for t in ordered],
             "constant baseline": [_baseline_mark(t) for t in ordered],
-            "CI low": [100 * t.ci_low for t in ordered],
-            "CI high": [100 * t.ci_high for t in ordered],
+            "CI low": [-100 * t.ci_high for t in ordered],
+            "CI high": [-100 * t.ci_low for t in ordered],
             "test": [t.test for t in ordered],
             "p": [t.p_value for t in ordered],
             "p Holm": [t.p_holm for t in ordered],
@@ -1327,7 +1326,7 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             ],
         }
     )
-    first = ["task / group", "A − B", "CI low", "CI high", "p Holm", "sig.", "p"]
+    first = ["task / group", GAIN, "CI low", "CI high", "p Holm", "sig.", "p"]
     tests = tests[first + [c for c in tests.columns if c not in first]]
     scores = pd.DataFrame(
         {

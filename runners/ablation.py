@@ -489,14 +489,18 @@ def transfer_matrix(plan: Plan, labels: list[str], items_by_model: list[list]) -
 # --------------------------------------------------------------------------- reports
 
 
-def heatmap(matrix: dict[str, Any], subsets: list[str], groups: list[str], png: Path) -> Path:
+def heatmap(
+    matrix: dict[str, Any], subsets: list[str], groups: list[str], png: Path, alpha: float = 0.05
+) -> Path:
+    """Gain of each adapter over the base model per group, in percentage points, groups by
+    their display names, the significance level stated as a number."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     cell = {(c["subset"], c["group"]): c for c in matrix["cells"]}
-    gains = np.array([[cell[s, g]["gain"] for g in groups] for s in subsets])
+    gains = 100 * np.array([[cell[s, g]["gain"] for g in groups] for s in subsets])
     bound = max(float(np.abs(gains).max()), 1e-6)
     fig, ax = plt.subplots(figsize=(1.9 * len(groups) + 2, 0.9 * len(subsets) + 1.6))
     image = ax.imshow(gains, cmap="RdBu", vmin=-bound, vmax=bound)
@@ -507,15 +511,17 @@ def heatmap(matrix: dict[str, Any], subsets: list[str], groups: list[str], png: 
             ax.text(
                 j,
                 i,
-                f"{c['gain']:+.3f}{star}\n[{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]",
+                f"{100 * c['gain']:+.1f}{star}\n[{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]",
                 ha="center",
                 va="center",
                 fontsize=8,
+                color="white" if abs(gains[i, j]) > 0.6 * bound else "black",  # legible on dark
             )
-    ax.set_xticks(range(len(groups)), groups)
+    names = {g.name: g.display for g in registry.GROUPS}
+    ax.set_xticks(range(len(groups)), [names.get(g, g) for g in groups])
     ax.set_yticks(range(len(subsets)), [f"tuned on {s}" for s in subsets])
-    ax.set_title("Gain over the base model (* Holm-adjusted p < alpha)", fontsize=10)
-    fig.colorbar(image, ax=ax, label="score difference")
+    ax.set_title(f"Gain over the base model, points (* Holm-adjusted p < {alpha:g})", fontsize=10)
+    fig.colorbar(image, ax=ax, label="gain (percentage points)")
     fig.tight_layout()
     with atomic.atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=120)
@@ -735,7 +741,7 @@ def run(plan: Plan) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out / "transfer.json", json.dumps(report, indent=2) + "\n")
     atomic.write_text(out / "transfer.md", markdown(plan, matrix, runs, notes))
-    heatmap(matrix, list(plan.subsets), list(plan.groups), out / "transfer.png")
+    heatmap(matrix, list(plan.subsets), list(plan.groups), out / "transfer.png", plan.alpha)
     loss_curves(runs, plan.reports, out / "loss_curves.png")
     return report
 

@@ -258,6 +258,17 @@ def task(name: str) -> TaskSpec:
     raise KeyError(f"unknown task {name!r}; known: {', '.join(s.name for s in TASKS)}")
 
 
+def display_name(name: str) -> str:
+    """How a task or group is named on pages and in reports (the name itself when unknown)."""
+    for spec in TASKS:
+        if spec.name == name:
+            return spec.display
+    for group in GROUPS:
+        if group.name == name:
+            return f"{group.display} (group)"
+    return name
+
+
 def suite_names() -> frozenset[str]:
     """Every name ``lm_eval --tasks`` may be given for the suite: tasks, their per-subset
     breakdowns and breakdown groups, and the groups."""

@@ -47,7 +47,13 @@ FLOORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("leaderboard.contract",),
     ),
     "leaderboard.analysis": (
-        ("leaderboard.loader", "leaderboard.compare", "leaderboard.report"),
+        (
+            "leaderboard.loader",
+            "leaderboard.compare",
+            "leaderboard.ranking",
+            "leaderboard.verdict",
+            "leaderboard.report",
+        ),  # fmt: skip
         ("leaderboard.checks",),
     ),
     "leaderboard.app": (

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from leaderboard import loader, views
+from leaderboard import loader, standings, views
 from leaderboard.request_queue import RequestQueue
 from leaderboard.schemas import (
     EvalRequest,
@@ -171,24 +171,46 @@ def open_page(at: AppTest, page: str, **params) -> AppTest:
 
 
 def test_main_table_lists_every_readable_row_ranked(app):
-    frames = ranked_tables(app)
-    # five complete submissions in one ranked set; the QA-only injected one ranked apart
-    assert [len(f) for f in frames] == [len(MODELS), 1]
-    assert set(names(frames[0])) == {m[0] for m in MODELS}
-    assert names(frames[1]) == [INJECTED_ID] and frames[1]["Rank"].tolist() == [1]
+    """One ranking of every reproduced row (the QA-only injected run among the complete ones,
+    ranked on the items it shares), best win rate first; published rows apart, unranked."""
+    (frame,) = ranked_tables(app)
+    assert set(names(frame)) == {m[0] for m in MODELS} | {INJECTED_ID}
     lay = views.layout(registry.Variant.LOGLIK)
     compact = views.display_columns(lay, per_task=False, show_baselines=True)
-    assert list(frames[0].columns) == compact
-    assert frames[0]["Rank"].tolist() == list(range(1, len(MODELS) + 1))
-    averages = frames[0]["Average"].to_numpy()
-    assert (np.diff(averages) <= 1e-12).all()
+    assert list(frame.columns) == standings.main_columns(lay, extra=compact)
+    assert frame["Rank"].is_monotonic_increasing and frame["Rank"].iloc[0] == 1
+    assert (np.diff(frame[standings.WIN].to_numpy()) <= 1e-12).all()
+    coverage = dict(zip(names(frame), frame["Coverage"], strict=True))
+    assert coverage[INJECTED_ID] == "6/20" and coverage["org-a/alpha-7b"] == "20/20"
+    missing = dict(zip(names(frame), frame[standings.MISSING], strict=True))
+    assert missing["org-a/alpha-7b"] == "none" and "ChemProt" in missing[INJECTED_ID]
+    assert frame["Average ±"].notna().all() and (frame["Average ±"] > 0).all()  # CI on averages
+    assert frame.loc[[n == INJECTED_ID for n in names(frame)], "IE avg ±"].isna().all()
     headers = [h.value for h in app.subheader]
-    assert headers[0].startswith("Ranked on 20 tasks") and headers[1].startswith("Ranked on 6")
+    assert headers[0] == "Ranking"
     # published rows are in their own, unranked table, never among the ranked ones
     published = reported(app)
     assert set(names(published)) == {REFERENCE_NAME, "Other-LLM 7B"}
     assert "Rank" not in published.columns and "Average" not in published.columns
     assert set(published["Shots"]) == {"3"} and set(published["Fine-tuned"]) == {"not stated"}
+
+
+def test_search_and_filters_keep_the_ranks(app):
+    """A row shows the rank it has among every run, whatever the search or filter."""
+    full = table(app)
+    ranks = dict(zip(names(full), full["Rank"], strict=True))
+    app.text_input(key="search").input("beta").run()
+    part = table(app)
+    assert set(names(part)) == {"org-b/beta-135m", "org-b/beta-360m-bio"}
+    assert dict(zip(names(part), part["Rank"], strict=True)) == {n: ranks[n] for n in names(part)}
+    assert min(part["Rank"]) > 1  # the best beta run is not the best run
+
+
+def test_published_only_match_says_so(app):
+    app.text_input(key="search").input("other-llm").run()
+    assert not ranked_tables(app)
+    assert any("published row" in i.value and "match" in i.value for i in app.info)
+    assert names(reported(app)) == ["Other-LLM 7B"]
 
 
 def test_scores_match_the_submissions(app, store_root):
@@ -209,11 +231,13 @@ def test_scores_match_the_submissions(app, store_root):
 
 def test_filters_change_rows(app):
     everything = len(table(app))
+    full_ranks = dict(zip(names(table(app)), table(app)["Rank"], strict=True))
     app.multiselect(key="types").select("base").run()
     frame = table(app)
     assert set(frame["Type"]) == {"base"}
     assert set(names(frame)) == {"org-a/alpha-7b", "org-b/beta-135m"}
-    assert frame["Rank"].tolist() == [1, 2]  # ranked within the view
+    kept = dict(zip(names(frame), frame["Rank"], strict=True))
+    assert kept == {n: full_ranks[n] for n in kept}  # ranks of the whole store, kept
 
     app.multiselect(key="types").unselect("base").run()
     app.text_input(key="search").input("BETA").run()
@@ -263,7 +287,7 @@ def test_variant_switch_and_ci_toggle_change_columns(app):
     # the synthetic submissions hold log-likelihood QA only: no QA average in this view
     assert frame["QA avg"].isna().all()
     app.checkbox(key="show_ci").uncheck().run()
-    assert not any(c.endswith("95% CI") for c in table(app).columns)
+    assert not set(views.layout(registry.Variant.GEN).ci_columns) & set(table(app).columns)
 
 
 def test_complete_only_drops_partial_averages(app):
@@ -272,7 +296,7 @@ def test_complete_only_drops_partial_averages(app):
     # the synthetic submissions cover every column; the injected one does not
     assert not np.isnan(frame.loc["org-a/alpha-7b", "Average"])
     assert np.isnan(frame.loc[INJECTED_ID, "Average"])
-    assert pd.isna(frame.loc[INJECTED_ID, "Rank"])
+    assert not pd.isna(frame.loc[INJECTED_ID, "Rank"])  # the ranking is by win rate: kept
     assert not np.isnan(frame.loc[INJECTED_ID, "QA avg"])  # it has every QA column
 
 
@@ -340,7 +364,9 @@ def test_downloads_hold_the_current_view(app, monkeypatch):
         build()
     csv = pd.read_csv(io.StringIO(seen["csv"]))
     assert set(csv["model"]) == {"org-a/alpha-7b", "org-b/beta-135m"}  # plain ids
-    assert csv["rank"].tolist() == [1, 2]
+    shown = dict(zip(names(table(app)), table(app)["Rank"], strict=True))
+    assert dict(zip(csv["model"], csv["rank"], strict=True)) == shown  # the store's ranks
+    assert csv["rank"].tolist() == sorted(csv["rank"]) and csv["rank"].iloc[-1] > 2
     assert csv["bio_pubmedqa_ci_low"].dtype.kind == "f"
     assert (csv["bio_pubmedqa_ci_low"] <= csv["bio_pubmedqa"]).all()
     assert all(len(f"{v:.10g}".split(".")[-1]) <= 2 for v in csv["average"])
@@ -474,12 +500,12 @@ def test_compare_view_computes_paired_statistics(app, store_root):
     va, vb = np.array([xa[i] for i in ids]), np.array([xb[i] for i in ids])
     assert row["n paired"] == len(ids)
     assert row["score A"] == pytest.approx(100 * va.mean())
-    assert row["A − B"] == pytest.approx(100 * (va.mean() - vb.mean()))
+    assert row[views.GAIN] == pytest.approx(100 * (vb.mean() - va.mean()))
     both = [[np.sum((va == 1) & (vb == 1)), np.sum((va == 1) & (vb == 0))],
             [np.sum((va == 0) & (vb == 1)), np.sum((va == 0) & (vb == 0))]]  # fmt: skip
     assert row["test"] == "mcnemar"
     assert row["p"] == pytest.approx(mcnemar(both, exact=True).pvalue)
-    assert row["CI low"] <= row["A − B"] <= row["CI high"]
+    assert row["CI low"] <= row[views.GAIN] <= row["CI high"]
     marks = tests["sig."].tolist()
     for mark, p_holm in zip(marks, tests["p Holm"], strict=True):
         assert mark == views.significance_mark(p_holm)
@@ -508,7 +534,7 @@ def test_forest_plot_fits_its_text_and_stays_narrow(store_root, dark):
             renderer = fig.canvas.get_renderer()
             texts = [t for t in fig.findobj(plt.Text) if t.get_visible() and t.get_text()]
             words = " ".join(t.get_text() for t in texts)
-            assert "percentage points" in words and "Paired differences" in words
+            assert "percentage points" in words and "Gain of B over A" in words
             assert "significant after Holm" in words and "PubMedQA" in words
             width, height = fig.get_size_inches()
             drawn = fig.get_tightbbox(renderer)  # inches: everything drawn, text included
@@ -518,6 +544,13 @@ def test_forest_plot_fits_its_text_and_stays_narrow(store_root, dark):
                 extent = text.get_window_extent(renderer)
                 assert 0 <= extent.x0 and extent.x1 <= fig.bbox.x1, text.get_text()
             assert width * 110 <= 560 and height > width  # ~530 px wide, taller than wide
+            ax = fig.axes[0]
+            boxes = [(t.get_window_extent(renderer), t.get_ha()) for t in ax.texts]
+            lefts = [b for b, ha in boxes if ha == "left"]
+            for right in (b for b, ha in boxes if ha == "right"):  # a value and its label
+                for left in lefts:
+                    if left.y0 < right.y1 and right.y0 < left.y1:  # on one line
+                        assert left.x1 < right.x0, "a label runs into its value"
         finally:
             plt.close(fig)
     assert report.forest_png(result, percent=True).startswith(b"\x89PNG")
@@ -549,12 +582,12 @@ def test_compare_of_the_stored_runs_falls_back_to_dataset_matching(tmp_path, mon
     assert not at.error, [e.value for e in at.error]
     assert any("matched by **dataset**" in i.value for i in at.info), [i.value for i in at.info]
     tests = at.dataframe[0].value
-    assert list(tests.columns[:7]) == ["task / group", "A − B", "CI low", "CI high", "p Holm",
+    assert list(tests.columns[:7]) == ["task / group", views.GAIN, "CI low", "CI high", "p Holm",
                                        "sig.", "p"]  # fmt: skip
     row = tests.iloc[0]
     assert row["task / group"] == "PubMedQA vs PubMedQA (gen)" and row["n paired"] > 0
-    assert row["CI low"] <= row["A − B"] <= row["CI high"]
-    assert abs(row["A − B"]) > 1  # percentage points, not fractions
+    assert row["CI low"] <= row[views.GAIN] <= row["CI high"]
+    assert abs(row[views.GAIN]) > 1  # percentage points, not fractions
     assert at.multiselect(key="compare_pick").value == [a, b]
 
 
@@ -714,3 +747,93 @@ def test_top_rows_and_the_size_chart_follow_the_rows_shown():
     board = pd.DataFrame({"model_name": [f"m{i}" for i in range(7)]})
     assert list(views.top_rows(board, "3")["model_name"]) == ["m0", "m1", "m2"]
     assert len(views.top_rows(board, "all")) == 7 and len(views.top_rows(board, "100")) == 7
+
+
+def test_task_page_ranks_the_runs_of_one_task(app, store_root):
+    at = open_page(app, "task", task="bio_medqa")
+    (frame,) = [df.value for df in at.dataframe if "Score" in df.value.columns]
+    assert set(names(frame)) == {m[0] for m in MODELS} | {INJECTED_ID}
+    assert frame["Rank"].is_monotonic_increasing and frame["Rank"].iloc[0] == 1
+    assert (np.diff(frame[standings.WIN].to_numpy()) <= 1e-12).all()
+    sub = Store(store_root).read("org-a__alpha-7b/run-1")
+    row = frame[[n == "org-a/alpha-7b" for n in names(frame)]].iloc[0]
+    assert row["Score"] == pytest.approx(round(100 * sub.task("bio_medqa").score, 1))
+    assert row["Items"] == sub.task("bio_medqa").n_items
+    assert at.query_params["task"] == "bio_medqa"
+
+
+def test_compare_page_states_a_verdict_and_the_discordant_items(app):
+    """Verdict sentences in the page's sign and unit (gain of B over A, points), and the items
+    behind McNemar's test: as many as its (b, c)."""
+    a, b = "org-b__beta-135m/run-1", "org-a__alpha-7b/run-1"  # B is the stronger run
+    at = open_page(app, "compare", compare_pick=[a, b], compare_resamples="1000")
+    assert not at.error, [e.value for e in at.error]
+    heads = [h.value for h in at.subheader]
+    assert "Verdict" in heads and "Items where the two runs disagree" in heads
+    said = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "alpha-7b vs beta-135m:" in said and "points [+" in said
+    assert "alpha-7b is better on" in said  # the gain is B's, positive
+    (items,) = [d.value for d in at.dataframe if "right" in d.value.columns]
+    assert len(items) > 0 and set(items["right"]) <= {"A", "B"}
+    assert any(f"**{int((items['right'] == 'A').sum())}** items only A" in m.value
+               for m in at.markdown)  # fmt: skip
+
+
+def test_compare_caps_the_number_of_runs(app):
+    at = open_page(app, "compare")
+    options = list(at.multiselect(key="compare_pick").options)
+    assert len(options) == 6
+    at.multiselect(key="compare_pick").set_value(options).run()
+    assert any("Compare up to 5 runs" in w.value for w in at.warning)
+    assert not any(d.value.columns.tolist()[:1] == ["task / group"] for d in at.dataframe)
+
+
+def test_export_carries_the_store_ranks_flags_and_no_published_averages(
+    store_root, monkeypatch, tmp_path
+):
+    from leaderboard import ranking
+
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    tables = loader.load_tables(store_root)
+    rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
+    lay = views.layout()
+    board = views.build_board(rows, scores, lay)
+    reproduced = rows.index[rows["status"] == views.REPRODUCED].tolist()
+    found = ranking.rank_runs(
+        ranking.task_matrices(loader.load_items(reproduced, store_root), lay.tasks, scores),
+        n_resamples=200,
+    )
+    main = standings.main_table(board, found, lay)
+    spec = lay.tasks[0]
+    board.loc["org-b__beta-135m/run-1", views.baseline_column(spec)] = f"{views.FLAG} 50.0"
+    view = views.filter_board(board, views.Filters(search="b"))  # beta runs and published rows
+    out = standings.export_frame(view, main, lay).set_index("model")
+    assert out.loc["org-b/beta-135m", "rank"] == main.loc["org-b__beta-135m/run-1", "Rank"]
+    assert out.loc["org-b/beta-135m", f"{spec.name}_at_baseline"] is True
+    assert pd.isna(out.loc["org-b/beta-360m-bio", f"{spec.name}_at_baseline"])  # none stored
+    published = out[out["status"] == views.REPORTED]
+    assert len(published) and published["average"].isna().all() and published["rank"].isna().all()
+    assert list(out["status"]).index(views.REPORTED) > list(out["status"]).index(views.REPRODUCED)
+    assert "ranked_in" not in out.columns and out.columns[0] == "rank"
+
+
+def test_model_page_opens_with_its_rank_and_shows_answers_item_by_item(app, store_root):
+    at = open_page(app, "model", id="org-a__alpha-7b/run-1")
+    said = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "Rank 1 of 6 · 95% rank range" in said and "over 20 of 20 tasks" in said
+    (answers,) = [d.value for d in at.dataframe if "answer" in d.value.columns]
+    sub = Store(store_root).read("org-a__alpha-7b/run-1")
+    first = views.layout().tasks[0]
+    assert len(answers) == sub.task(first.name).n_items
+    right = (answers["right"] == "yes").mean()
+    assert right == pytest.approx(sub.task(first.name).score)  # accuracy from the item answers
+
+
+def test_coverage_filter_offers_no_blank_option(store_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    tables = loader.load_tables(store_root)
+    rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
+    board = views.build_board(rows, scores, views.layout(registry.Variant.GEN))
+    assert (board.loc[board["status_key"] == views.REPRODUCED, "Pool"] == "").any()  # QA-only run
+    options = views.filter_options(board).pools
+    assert options and "" not in options

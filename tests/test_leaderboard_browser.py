@@ -204,7 +204,7 @@ def test_narrow_window_keeps_model_and_average_readable(server, browser, tmp_pat
     assert grid.size["width"] <= 400
     headers = [el.get_attribute("textContent") for el in
                browser.find_elements(By.CSS_SELECTOR, "th[role='columnheader']")]  # fmt: skip
-    assert headers.index("Average") <= 2  # right after the pinned model column
+    assert headers.index("Win rate") <= 2  # right after the pinned rank and model columns
     browser.execute_script("arguments[0].scrollIntoView();", grid)
     time.sleep(0.5)
     _save(browser, tmp_path, "leaderboard-400px.png")
@@ -239,3 +239,95 @@ def test_csv_download_of_the_current_view(server, browser, tmp_path):
         "org-a/alpha-7b", "org-b/beta-135m"}  # fmt: skip
     assert all(float(r["bio_pubmedqa_ci_low"]) <= float(r["bio_pubmedqa"]) for r in rows
                if r["status"] == "reproduced")  # fmt: skip
+
+
+# --- the ranking, per-task boards and Compare's verdict, as a visitor sees them ---------------
+
+_ROWS_JS = r"""
+const grid = document.querySelectorAll("[data-testid='stDataFrame']")[arguments[0]];
+if (!grid) return null;
+const heads = [...grid.querySelectorAll("th[role='columnheader']")].map(h => h.textContent);
+const rows = [...grid.querySelectorAll("tr")].map(
+  r => [...r.querySelectorAll("td[role='gridcell']")].map(c => c.textContent)
+).filter(r => r.length);
+return {heads: heads, rows: rows};
+"""
+
+
+def _grid(driver, index: int = 0, timeout: float = 60.0) -> list[dict]:
+    """Rows of the index-th data grid as {header: cell text} (the grid's accessible mirror)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = driver.execute_script(_ROWS_JS, index)
+        if found and found["rows"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert found and found["rows"], "no grid rows"
+    return [dict(zip(found["heads"], row, strict=False)) for row in found["rows"]]
+
+
+def _name(cell: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(cell).query)["name"][0]
+
+
+def test_one_ranking_on_a_heterogeneous_store_and_ranks_kept_under_search(
+    server, browser, tmp_path
+):
+    """The test store mixes complete runs with a QA-only run of fewer items: one table ranks
+    them all; a search (typed, then as a shared link) shows rows with the same ranks."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server)
+    _wait_for_text(browser, ["glide-cell-1-0", "in one ranking", "Rank range"])
+    rows = _grid(browser)
+    ranks = {_name(r["Model"]): r["Rank"] for r in rows}
+    assert set(ranks) == {m[0] for m in MODELS} | {"org-x/injection"}
+    assert ranks["org-a/alpha-7b"] == "1"
+    coverage = {_name(r["Model"]): r["Coverage"] for r in rows}
+    assert coverage["org-x/injection"] == "6/20" and coverage["org-a/alpha-7b"] == "20/20"
+    _save(browser, tmp_path, "ranking.png")
+
+    box = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Search model']")
+    box.send_keys("beta", Keys.ENTER)
+    web.wait_for_text(browser, ["beta-135m"], 30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        shown = {_name(r["Model"]): r["Rank"] for r in _grid(browser)}
+        if set(shown) == {"org-b/beta-135m", "org-b/beta-360m-bio"}:
+            break
+        time.sleep(0.3)
+    assert shown == {n: ranks[n] for n in shown} and set(shown) == {
+        "org-b/beta-135m", "org-b/beta-360m-bio"}  # fmt: skip
+    assert "search=beta" in browser.current_url
+    browser.get(browser.current_url)  # the shared link
+    _wait_for_text(browser, ["glide-cell-1-0", "beta-360m-bio"])
+    again = {_name(r["Model"]): r["Rank"] for r in _grid(browser)}
+    assert again == shown
+
+
+def test_per_task_board_in_chromium(server, browser, tmp_path):
+    browser.get(f"{server}/task?task=bio_medqa")
+    _wait_for_text(browser, ["Per-task boards", "glide-cell-1-0", "Win rate", "MedQA"])
+    rows = _grid(browser)
+    assert {_name(r["Model"]) for r in rows} == {m[0] for m in MODELS} | {"org-x/injection"}
+    assert rows[0]["Rank"] == "1" and all(r["95% CI"].startswith("[") for r in rows)
+    items = {_name(r["Model"]): r["Items"] for r in rows}
+    assert items["org-x/injection"] == "20" and items["org-a/alpha-7b"] == "40"
+    _save(browser, tmp_path, "task-board.png")
+
+
+def test_compare_verdict_and_discordant_items_in_chromium(server, browser, tmp_path):
+    a, b = "org-b__beta-135m/run-1", "org-a__alpha-7b/run-1"
+    browser.get(f"{server}/compare?compare_pick={quote(a)}&compare_pick={quote(b)}"
+                "&compare_resamples=1000")  # fmt: skip
+    source = _wait_for_text(
+        browser, ["Verdict", "alpha-7b is better on", "Items where the two runs disagree"], 120
+    )
+    assert "points [+" in source and "Holm p" in source
+    assert "B − A" in source
+    rows = _grid(browser, index=2)  # tests, scores, discordant items
+    assert rows and {r["right"] for r in rows} <= {"A", "B"}
+    _save(browser, tmp_path, "compare-verdict.png")

@@ -3,9 +3,10 @@ the URL), the ranked tables (one per comparable pool of reproduced rows), publis
 their own section, downloads of the current view, and the category and size charts of one
 pool."""
 
+import pandas as pd
 import streamlit as st
 
-from leaderboard import views
+from leaderboard import standings, views
 from leaderboard.screens import shared
 
 root, stamp = shared.current()
@@ -14,9 +15,9 @@ tables = shared.load_tables(root, stamp)
 st.title(":material/genetics: BioInstruct Bench leaderboard")
 st.caption(
     "Biomedical QA, information extraction and generation tasks run with lm-eval. Ranked rows "
-    "were **reproduced** with this suite (95% bootstrap CIs); a rank counts only among rows "
-    "with the same tasks on the same items. **Published** numbers from papers and model cards "
-    "are listed apart, unranked. Click a model to open its page, a header to sort."
+    "were **reproduced** with this suite and are compared only on the items two runs share; "
+    "the **Tasks** page ranks the runs of one task. **Published** numbers from papers and "
+    "model cards are listed apart, unranked. Click a model to open its page, a header to sort."
 )
 shared.show_problems(tables.problems)
 
@@ -65,6 +66,7 @@ with st.sidebar:
     )
 
 board = shared.load_board(root, stamp, str(variant), complete_only)
+ranking = shared.load_ranking(root, stamp, str(variant))
 lay = views.layout(variant)
 options = views.filter_options(board)
 
@@ -108,7 +110,7 @@ with st.sidebar:
     details = st.toggle("Base model, shots, precision, licence, date", key="details")
     shared.seed_from_url("rows", "str", views.ROWS_DEFAULT, views.ROWS_CHOICES)
     rows_shown = st.selectbox(
-        "Rows per ranked table",
+        "Rows shown",
         views.ROWS_CHOICES,
         key="rows",
         help="The best rows of each ranked set; search and filters look at every row, and "
@@ -158,8 +160,7 @@ def ranked_view() -> None:
         )
     pool_list = views.pools(ranked)
     st.markdown(
-        f"**{len(ranked)}** reproduced rows in {len(pool_list)} ranked "
-        f"set{'s' if len(pool_list) != 1 else ''} · {len(published)} published · "
+        f"**{len(ranked)}** reproduced rows in one ranking · {len(published)} published · "
         f"suite {views.registry.SUITE_VERSION}{hidden_note}"
     )
 
@@ -172,7 +173,26 @@ def ranked_view() -> None:
     )
     config = {
         "Rank": st.column_config.NumberColumn(
-            "Rank", format="%d", width="small", help="Rank within this ranked set", pinned=True
+            "Rank",
+            format="%d",
+            width="small",
+            help="Rank band among every reproduced run: runs that cannot be told apart share it",
+            pinned=True,
+        ),
+        standings.WIN: st.column_config.NumberColumn(
+            standings.WIN,
+            format="%.1f",
+            help="Mean over tasks of the share of runs beaten on "
+            "shared items (ties count half), in %",
+        ),
+        standings.WIN_CI: st.column_config.TextColumn(
+            standings.WIN_CI, help="95% bootstrap interval of the win rate, in %"
+        ),
+        standings.INTERVAL: st.column_config.TextColumn(
+            standings.INTERVAL, help="95% bootstrap interval of the rank"
+        ),
+        standings.MISSING: st.column_config.TextColumn(
+            standings.MISSING, help="Tasks of this view the run was not compared on"
         ),
         "Model": st.column_config.LinkColumn(
             "Model",
@@ -191,6 +211,13 @@ def ranked_view() -> None:
     }
     for name in (*lay.average_columns, *lay.score_columns):
         config[name] = st.column_config.NumberColumn(name, format="%.1f")
+    for name in lay.average_columns:
+        config[standings.ci_of(name)] = st.column_config.NumberColumn(
+            standings.ci_of(name),
+            format="%.1f",
+            help=f"Half-width of the 95% CI of {name}, points (from the "
+            "tasks' CIs, tasks independent)",
+        )
     for spec in lay.tasks:
         config[views.ci_column(spec)] = st.column_config.TextColumn(
             f"{spec.display} ±", help="Half the width of the 95% bootstrap CI, in points"
@@ -217,37 +244,62 @@ def ranked_view() -> None:
             "width": views.column_width(name, config[name].get("label")),
         }
 
-    for i, (order, label) in enumerate(pool_list):
-        part = ranked[ranked["pool_order"] == order]
-        what, subsets = views.pool_heading(label)
-        st.subheader(f"Ranked on {what}", anchor=f"ranked-{i + 1}")
-        note = f"Items: {subsets}." if subsets else ""
-        if i == 0 and len(pool_list) > 1:
-            note += (
-                " Rows with different tasks or item subsets are ranked in separate tables: their "
-                "averages are over different items and cannot be ordered against each other."
-            )
-        shown = views.top_rows(part, rows_shown)
-        if len(shown) < len(part):
-            note += (
-                f" The best {len(shown)} of {len(part)} rows; the search and filters reach all of "
-                "them, and 'Rows per ranked table' shows more."
-            )
-        if note:
-            st.caption(note.strip())
+    main = shared.load_main(root, stamp, str(variant), complete_only, tuple(columns))
+    shown_main = standings.pick(main, ranked.index)
+    st.subheader("Ranking", anchor="ranking")
+    st.caption(
+        f"Every reproduced run, ranked once on the whole store by its **mean win rate**: per "
+        "task, each pair of runs is scored on the items both ran (same documents, same prompts) "
+        "and the better one wins; a run's win rate is the mean over its tasks. Win rates do not "
+        "depend on metric scales (accuracy, F1, ROUGE-L) or on item subsets. **Rank range**: "
+        f"95% interval of the rank over {ranking.n_resamples:,} bootstrap resamples of the "
+        "items; a run whose range overlaps the range of the first run of a band shares that "
+        "band's **Rank**. Searches and filters show rows with the rank they have among all runs. Category "
+        f"averages are shown for reference only (they mix metrics). {views.FLAG} **At "
+        "baseline**: tasks whose score cannot be told apart from a constant answer."
+    )
+    flagged = int(
+        pd.to_numeric(shown_main[views.AT_BASELINE], errors="coerce").fillna(0).gt(0).sum()
+    )
+    if flagged:
+        st.warning(
+            f"{views.FLAG} {flagged} of the {len(shown_main)} rows shown have tasks at a "
+            "constant-answer baseline (column **At baseline**; per task on the Tasks page): "
+            "their scores there measure the answer distribution, not the model.",
+            icon=":material/flag:",
+        )
+    if complete_only:
+        st.caption(
+            "'Averages only over complete categories' blanks the averages of rows missing a "
+            "task of a category; the ranking is by win rate and does not change."
+        )
+    shown = views.top_rows(shown_main, rows_shown)
+    if len(shown) < len(shown_main):
+        st.caption(
+            f"The best {len(shown)} of {len(shown_main)} rows; the search and filters reach all "
+            "of them, and 'Rows shown' shows more."
+        )
+    if ranked.empty and not published.empty:
+        st.info(
+            f"No reproduced run matches; {len(published)} published row"
+            f"{'s' if len(published) != 1 else ''} match — see 'Published numbers' below.",
+            icon=":material/info:",
+        )
+    elif not shown.empty:
         st.dataframe(
-            shown[columns],
+            shown[standings.main_columns(lay, extra=columns)],
             column_config=config,
             hide_index=True,
             width="stretch",
             height=shared.fit_height(len(shown), 640),
             placeholder="–",
-            key=f"board-{i + 1}",
+            key="board-main",
         )
 
     if not published.empty:
         with st.expander(
-            f"Published numbers ({len(published)} rows, other setups, not ranked)", expanded=False
+            f"Published numbers ({len(published)} rows, other setups, not ranked)",
+            expanded=ranked.empty,
         ):
             st.caption(
                 "Numbers read in papers, model cards and the Open Medical-LLM Leaderboard's results "
@@ -274,7 +326,7 @@ def ranked_view() -> None:
     for column, (kind, export, mime) in zip(st.columns([1, 1, 4]), exports, strict=False):
         column.download_button(
             f"Download {kind}",
-            lambda export=export: export(views.export_frame(view, lay)),
+            lambda export=export: export(standings.export_frame(view, main, lay)),
             file_name=f"bioinstruct-leaderboard.{kind.lower()}",
             mime=mime,
             on_click="ignore",

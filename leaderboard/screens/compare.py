@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from leaderboard import compare, report, views
+from leaderboard import compare, loader, report, verdict, views
 from leaderboard.schemas import N_RESAMPLES, StatsSettings
 from leaderboard.screens import shared
 from leaderboard.store import Store
@@ -36,19 +36,25 @@ def run_compare(root: str, stamp: tuple, ids: tuple, tasks: tuple, match: str, r
     )
 
 
-@st.cache_data(max_entries=16)
+@st.cache_data(show_spinner="Writing the report…", max_entries=16)
 def html_report(comparison) -> str:
     return report.render_html(comparison)
 
 
-@st.cache_data(max_entries=16)
+@st.cache_data(show_spinner="Drawing the forest plot…", max_entries=16)
 def forest_png(comparison, dark: bool) -> bytes:
     return report.forest_png(comparison, percent=True, dark=dark)
+
+
+@st.cache_data(show_spinner="Reading the items of both runs…", max_entries=8)
+def load_pair_items(root: str, stamp: tuple, ids: tuple):
+    return loader.load_items(list(ids), Path(root))
 
 
 choices = views.compare_choices(tables.rows)
 task_names = [g.name for g in registry.GROUPS] + [t.name for t in registry.TASKS]
 RESAMPLES = sorted({1_000, 2_000, 5_000, N_RESAMPLES})
+MAX_RUNS = 5  # 10 pairs: at 11 runs (55 pairs, 448 tests) a compare took 55 s
 first_visit = "compare_pick" not in st.session_state
 from_url = [i for i in st.query_params.get_all("id") if i in choices]
 shared.seed_from_url("compare_pick", "list", [], choices)
@@ -91,6 +97,14 @@ if clicked or (first_visit and len(picked) >= 2):
 if len(picked) < 2:
     st.info("Pick at least two reproduced submissions.")
     st.stop()
+if len(picked) > MAX_RUNS:
+    st.warning(
+        f"{len(picked)} runs picked: that is {len(picked) * (len(picked) - 1) // 2} pairs of "
+        f"paired tests. Compare up to {MAX_RUNS} runs at a time here (`biobench compare` takes "
+        "any number); the main ranking on the Leaderboard page already orders every run.",
+        icon=":material/warning:",
+    )
+    st.stop()
 if st.session_state.get("compare_request") != request:
     st.caption("Press Compare to compute (results are kept for each selection).")
     st.stop()
@@ -124,10 +138,14 @@ if used != match:
 
 tests, scores = views.comparison_frames(result)
 n_sig = int((tests["sig."] != "").sum())
+st.subheader("Verdict")
+for line in verdict.sentences(result):
+    st.markdown(views.escape_markdown(line))
 st.subheader("Paired differences")
 st.caption(
     f"{len(tests)} tests · {n_sig} significant after Holm (α = {result.settings.alpha}) · "
-    "sig.: * p_Holm < α, ** < α/5, *** < α/50 · differences and scores in percentage points"
+    "sig.: * p_Holm < α, ** < α/5, *** < α/50 · **B − A**: the gain of B over A (positive: B "
+    "better) · scores and differences in percentage points, here and in the report"
 )
 pct = st.column_config.NumberColumn(format="%.1f")
 pval = st.column_config.NumberColumn(format="%.4f")
@@ -138,7 +156,7 @@ st.dataframe(
     width="stretch",
     height=shared.fit_height(len(tests), 720),
     column_config={
-        **{c: pct for c in ("score A", "score B", "A − B", "CI low", "CI high", "MDE (80%)")},
+        **{c: pct for c in ("score A", "score B", views.GAIN, "CI low", "CI high", "MDE (80%)")},
         **{c: pval for c in ("p", "p Holm", "p BH", "p bootstrap")},
         "task / group": st.column_config.TextColumn("task / group", pinned=True),
     },
@@ -146,7 +164,8 @@ st.dataframe(
 )
 st.image(
     forest_png(result, shared.dark_theme()),
-    caption="Forest plot: A − B in percentage points with 95% CI (filled: significant)",
+    caption="Forest plot: B − A (gain of B over A) in percentage points with 95% CI (filled: "
+    "significant)",
 )
 st.download_button(
     "Download the HTML report",
@@ -170,3 +189,34 @@ st.dataframe(scores, hide_index=True, placeholder="–", width="stretch",
 if result.notes:
     st.subheader("Notes")
     st.text("\n".join(result.notes))
+
+binary = sorted(  # the task with the most disagreements first
+    (t for t in result.tests if t.kind == "task" and t.discordant is not None),
+    key=lambda t: -sum(t.discordant),
+)
+if binary:
+    st.subheader("Items where the two runs disagree")
+    st.caption(
+        "The items behind McNemar's test of an accuracy task: one run right, the other wrong "
+        "(b: A right, B wrong; c: the reverse). Answers as stored (an option's number for a "
+        "multiple-choice task); the item texts stay in the datasets."
+    )
+    options = {f"{views.display_name(t.column)} · {result.labels[t.b]} vs {result.labels[t.a]}": t
+               for t in binary}  # fmt: skip
+    label = st.selectbox("Task and pair", list(options), key="compare_discordant")
+    t = options[label]
+    spec = registry.spec_of_leaf(t.column)
+    found = verdict.discordant_items(
+        load_pair_items(root, stamp, (t.a, t.b)), t.a, t.b, spec.name, spec.metric, spec.filter
+    )
+    a_label, b_label = result.labels[t.a], result.labels[t.b]
+    st.markdown(
+        f"**{int((found['right'] == 'A').sum())}** items only A "
+        f"({views.escape_markdown(a_label)}) got right, **{int((found['right'] == 'B').sum())}** "
+        f"only B ({views.escape_markdown(b_label)}); McNemar exact p {t.p_value:.4f}."
+    )
+    if found.empty:
+        st.info("The two runs are right and wrong on the same items of this task.")
+    else:
+        st.dataframe(found, hide_index=True, width="stretch", key="compare_discordant_items",
+                     height=shared.fit_height(len(found), 420))  # fmt: skip

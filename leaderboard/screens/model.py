@@ -1,9 +1,11 @@
 """Model page: submission metadata, environment, task versions and data hashes, per-task metrics
 with CIs, declared training data and contamination notes (or a reported row's source)."""
 
+from pathlib import Path
+
 import streamlit as st
 
-from leaderboard import views
+from leaderboard import loader, standings, views
 from leaderboard.screens import shared
 
 
@@ -68,6 +70,17 @@ st.html(views.title_html(page.title))  # breaks after "org/" in a narrow window,
 st.caption(
     ":material/verified: Reproduced with this suite: every score recomputed from per-item records."
 )
+lay = views.layout()
+ranking = shared.load_ranking(root, stamp, str(views.Variant.LOGLIK))
+st.markdown(
+    f":material/leaderboard: {views.escape_markdown(standings.summary(ranking, row_id, lay))}"
+)
+if row_id in tables.rows.index and not (tables.scores["row_id"] == row_id).any():
+    st.warning(
+        "Every task of this run ran under an older version of its task than the suite's: its "
+        "scores are not on the board (see the task versions below).",
+        icon=":material/history:",
+    )
 links = views.model_links(sub)
 st.markdown(
     " · ".join(f"{label}: [{views.escape_markdown(text)}]({url})" for label, text, url in links)
@@ -90,6 +103,18 @@ st.dataframe(
         "stderr": st.column_config.NumberColumn("s.e.", format="%.2f"),
     },
 )
+st.subheader("Answers item by item")
+st.caption(
+    "What this run answered on each item of a task and how it scored (the stored per-item "
+    "records; the item texts and gold answers stay in the datasets)."
+)
+tasks_here = [t for t in views.registry.TASKS if (tables.scores["row_id"] == row_id).any()
+              and t.name in set(tables.scores.loc[tables.scores["row_id"] == row_id, "column"])]  # fmt: skip
+if tasks_here:
+    pick = st.selectbox("Task", tasks_here, format_func=lambda t: t.display, key="answers_task")
+    found = standings.answers(loader.load_items([row_id], Path(root)), pick)
+    st.dataframe(found, hide_index=True, width="stretch", key="answers",
+                 height=shared.fit_height(len(found), 420))  # fmt: skip
 st.subheader("Constant-answer baselines")
 st.caption(
     "On the items this run evaluated: majority class (best constant answer), always the first "

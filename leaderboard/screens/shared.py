@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from leaderboard import loader, views
+from leaderboard import loader, ranking, standings, views
 from leaderboard.schemas import EvalRequest, Submission
 from leaderboard.store import SUBMISSION_FILE, Store, default_root
 
@@ -85,6 +85,42 @@ def _board(root: str, stamp: tuple, variant: str, complete_only: bool) -> pd.Dat
     return views.build_board(tables.rows, tables.scores, lay, complete_only=complete_only)
 
 
+@functools.lru_cache(maxsize=4)
+def _ranking(root: str, stamp: tuple, variant: str) -> ranking.Ranking:
+    """The main and per-task rankings of every reproduced run (whole store, never a view)."""
+    tables = _tables(root, stamp)
+    reproduced = tables.rows.index[tables.rows["status"] == views.REPRODUCED].tolist()
+    problems: list[tuple[str, str]] = []
+    items = loader.load_items(reproduced, Path(root), problems=problems)
+    lay = views.layout(views.Variant(variant))
+    return ranking.rank_runs(ranking.task_matrices(items, lay.tasks, tables.scores))
+
+
+@st.cache_data(show_spinner="Ranking every run on shared items…", max_entries=4)
+def load_ranking(root: str, stamp: tuple, variant: str) -> ranking.Ranking:
+    return _ranking(root, stamp, variant)
+
+
+@functools.lru_cache(maxsize=8)
+def _main(root: str, stamp: tuple, variant: str, complete_only: bool, extra: tuple) -> pd.DataFrame:
+    """The board's ranking table (:func:`leaderboard.standings.main_table`): built once per view
+    of the columns, never per search (a search only picks its rows)."""
+    lay = views.layout(views.Variant(variant))
+    board = _board(root, stamp, variant, complete_only)
+    return standings.main_table(board, _ranking(root, stamp, variant), lay, extra=list(extra))
+
+
+@st.cache_data(max_entries=16)
+def load_main(root: str, stamp: tuple, variant: str, complete_only: bool, extra: tuple):
+    return _main(root, stamp, variant, complete_only, extra)
+
+
+def default_columns(variant: str) -> tuple:
+    """The board's columns before any toggle is touched."""
+    lay = views.layout(views.Variant(variant))
+    return tuple(views.display_columns(lay, show_ci=True, show_baselines=True, per_task=False))
+
+
 @st.cache_data(show_spinner="Loading submissions…", max_entries=4)
 def load_tables(root: str, stamp: tuple) -> Tables:
     return _tables(root, stamp)
@@ -100,6 +136,9 @@ def prepare() -> int:
     the server accepts a request); the number of submissions read."""
     root, stamp = current()
     _board(root, stamp, str(views.Variant.LOGLIK), False)
+    _ranking(root, stamp, str(views.Variant.LOGLIK))
+    loglik = str(views.Variant.LOGLIK)
+    _main(root, stamp, loglik, False, default_columns(loglik))
     return int(_tables(root, stamp).rows["status"].eq(views.REPRODUCED).sum())
 
 

@@ -84,7 +84,8 @@ def write_outputs(
     card = model_card(summary, base)
     atomic.write_text(adapter_dir / "README.md", card)  # replaces peft's placeholder card
     log_path = write_loss_log(output_dir, trainer.state.log_history)
-    plot_loss(log_path, output_dir / "loss_curve.png", f"LoRA on {Path(base).name}")
+    title = f"LoRA on {Path(base).name}: {output_dir.name}"  # one title per adapter
+    plot_loss(log_path, output_dir / "loss_curve.png", title)
     if cfg.merge:
         merge(base, adapter_dir, output_dir / "merged", cfg)
         atomic.write_text(output_dir / "merged" / "README.md", card)

@@ -48,11 +48,27 @@ def _sha(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
 
 
+def subset_docs(subset: str, n_total: int) -> list[int]:
+    """The doc ids of a synthetic item subset of a test split of ``n_total`` items: ``full``,
+    ``first-<k>`` (``--limit k``) or ``lite-<k>-v1`` (``--lite``: a seeded sample, the same for
+    every run, as tasks/common/subsets.py draws one)."""
+    if subset.startswith("first-"):
+        return list(range(min(int(subset.split("-")[1]), n_total)))
+    if subset.startswith("lite-"):
+        k = min(int(subset.split("-")[1]), n_total)
+        return sorted(np.random.default_rng(12345).choice(n_total, size=k, replace=False).tolist())
+    return list(range(n_total))
+
+
 def _items(
-    spec: registry.TaskSpec, skill: float, n: int, rng: np.random.Generator
+    spec: registry.TaskSpec,
+    skill: float,
+    n: int,
+    rng: np.random.Generator,
+    doc_ids: Sequence[int] | None = None,
 ) -> list[ItemRecord]:
     out = []
-    for doc_id in range(n):
+    for doc_id in range(n) if doc_ids is None else doc_ids:
         metrics: dict[str, float] = {}
         counts: dict[str, Counts] = {}
         if spec.metric == "f1":
@@ -83,7 +99,12 @@ def _items(
 
 
 def _task_result(
-    spec: registry.TaskSpec, items: list[ItemRecord], version: str, shots: int
+    spec: registry.TaskSpec,
+    items: list[ItemRecord],
+    version: str,
+    shots: int,
+    n_total: int | None = None,
+    subset: str = "",
 ) -> TaskResult:
     parts = itemlib.metric_data(items, spec.metric)
     score, low, high = stats.score_interval(
@@ -109,9 +130,10 @@ def _task_result(
             full_sha256=_sha("data", spec.name),
             full_sha256_from="recomputed",
             logged_sha256=_sha("data", spec.name),
-            n_total=n,
+            n_total=n_total or n,
             n_logged=n,
-            complete=True,
+            complete=(n_total or n) == n,
+            subset=subset,
         ),
     )
 
@@ -132,17 +154,21 @@ def make_submission(
     training_data: Sequence[str] = (),
     contamination_notes: str = "",
     notes: str = "",
+    subset: str = "",
 ) -> tuple[Submission, bytes]:
-    """A synthetic submission and its ``items.jsonl`` bytes (per-item records, no text)."""
+    """A synthetic submission and its ``items.jsonl`` bytes (per-item records, no text); with a
+    ``subset`` (``first-<k>``, ``lite-<k>-v1``) every task ran on that part of its
+    ``n_items`` items."""
     rng = np.random.default_rng(seed)
     suite = load_suite()
     specs = tuple(tasks) if tasks is not None else layout().tasks
     results, all_items = [], []
     for spec in specs:
         spec_skill = float(np.clip(skill + rng.normal(0, 0.05), 0.02, 0.98))
-        items = _items(spec, spec_skill, n_items, rng)
+        docs = subset_docs(subset, n_items) if subset else None
+        items = _items(spec, spec_skill, n_items, rng, docs)
         version = suite.tasks[spec.name].version if spec.name in suite.tasks else "1.0"
-        results.append(_task_result(spec, items, version, shots))
+        results.append(_task_result(spec, items, version, shots, n_items, subset))
         all_items += items
     blob = itemlib.write_items(all_items)
     sub = Submission(
@@ -184,29 +210,41 @@ def write_store(root: Path, submissions: Sequence[tuple[Submission, bytes]]) -> 
     return store
 
 
+SUBSETS = (("", 0.6), ("lite-6-v1", 0.25), ("first-5", 0.15))  # item subsets, share of runs
+PARTIAL_SHARE = 0.2  # runs that stopped part-way: a prefix of the tasks
+
+
 def synthetic_population(
     n: int, seed: int = 0, n_items: int = 10
 ) -> list[tuple[Submission, bytes]]:
-    """``n`` submissions of varied families, sizes, types and shots (seeded)."""
+    """``n`` submissions of varied families, sizes, types and shots (seeded), as an open store
+    holds them: most on full test sets, a quarter on a ``--lite`` subset, some with ``--limit``
+    (:data:`SUBSETS`), and a fifth partial runs with only some of the tasks
+    (:data:`PARTIAL_SHARE`)."""
     rng = np.random.default_rng(seed)
     tasks = layout().tasks
+    labels, shares = zip(*SUBSETS, strict=True)
     out = []
     for i in range(n):
         org, name, sizes = _FAMILIES[i % len(_FAMILIES)]
         size = sizes[int(rng.integers(len(sizes)))]
         label = f"{size:g}B" if size >= 1 else f"{size * 1000:g}M"
         model_id = f"{org}/{name}-{label}-bio{i:04d}"
+        mine = tasks
+        if rng.random() < PARTIAL_SHARE:
+            mine = tasks[: int(rng.integers(3, len(tasks)))]
         out.append(
             make_submission(
                 model_id,
                 seed=seed * 100_000 + i,
                 skill=float(rng.uniform(0.2, 0.8)),
-                tasks=tasks,
+                tasks=mine,
                 n_items=n_items,
                 shots=int(rng.choice([0, 5])),
                 model_type=_TYPES[i % len(_TYPES)],
                 n_parameters=int(size * 1e9),
                 base_model=f"{org}/{name}-{label}",
+                subset=str(rng.choice(labels, p=shares)),
             )
         )
     return out
