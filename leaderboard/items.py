@@ -165,13 +165,16 @@ def _response(filtered: Any, where: str) -> str:
 
 
 def _raw_response(resps: Any, where: str) -> str | None:
-    """The generated text of a samples line (lm-eval: ``resps = [[text]]``; None if absent)."""
+    """The generated text of a samples line, None if absent. lm-eval logs ``resps = [[text]]``:
+    one list per request, holding the request's generations; a data-parallel run (accelerate)
+    may pad it with further generations, and lm-eval's filters read the first one, so that is
+    the one kept."""
     if resps is None:
         return None
-    while isinstance(resps, list) and len(resps) == 1:
+    while isinstance(resps, list) and resps:
         resps = resps[0]
     if not isinstance(resps, str):
-        raise ItemError(f"{where}: 'resps' of a generation task must hold one generated string")
+        raise ItemError(f"{where}: 'resps' of a generation task must hold a generated string")
     return resps
 
 

@@ -462,7 +462,7 @@ def test_model_page_shows_metadata_hashes_and_reproduction(app, store_root):
     fields = {str(v) for t in app.table for v in t.value["value"]}  # Submission, Environment
     assert views.EMPTY in fields and "" not in fields  # an empty field reads "–", not a blank
     command = app.code[0].value
-    assert "biobench eval" in command and "pretrained=org-a/alpha-7b" in command
+    assert "biobench eval" in command and '"pretrained": "org-a/alpha-7b"' in command
     assert "biobench submit" in command
 
 
