@@ -131,3 +131,19 @@ def test_reports_open_with_three_sentences_from_their_own_tables(repro_compariso
     page = render_html(c)
     assert page.index("The clearest difference") < page.index("<h2>Submissions</h2>")
     assert "COLLAPSED" in page and collapse.legend() in page
+
+
+def test_board_marks_the_collapsed_row_only(tmp_path, monkeypatch):
+    """The board's Collapsed column, from the stored submissions' answer summaries."""
+    from pathlib import Path
+
+    from leaderboard import loader, views
+
+    monkeypatch.setenv("BIOBENCH_CACHE_DIR", str(tmp_path))
+    tables = loader.load_tables(Path(REPO_STORE))
+    rows, scores = views.frames_from_loader(tables.submissions, tables.scores)
+    board = views.build_board(rows, scores)
+    marked = board.loc[board[views.COLLAPSED] != "", views.COLLAPSED].to_dict()
+    assert marked == {ALL: f"{views.COLLAPSE_MARK} ChemProt, DDI 2013"}
+    assert views.COLLAPSED in views.display_columns(views.layout())
+    assert views.COLLAPSED not in views.display_columns(views.layout(), show_baselines=False)
