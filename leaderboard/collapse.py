@@ -11,9 +11,10 @@ frequent answer and its share), so reports and the board flag the same tasks:
   document is never a summary, an entity list or a label set of that document. Responses the
   store withholds (they echo the item) count as distinct, so copying the input is not collapse;
 * classification tasks: only a tuned model (one with a base model), and only when its base
-  model did not already give that same single answer on that task. A base model that answers
-  "yes" throughout is at a constant-answer baseline (the ``at_baseline`` flag), and an adapter
-  that keeps doing so has not been broken by its tuning;
+  model did not already give a single answer throughout that task. A base model that answers
+  "yes" (or always option A) throughout is at a constant-answer baseline (the ``at_baseline``
+  flag); an adapter that keeps answering one option there, the same or another, was not made
+  input-independent by its tuning;
 * markers that name no answer (an unreadable answer on every item, a withheld or unresolved
   one) never count as one answer.
 """
@@ -77,9 +78,8 @@ def collapsed(
     if not run.free_text:
         if not tuned:
             return None
-        inherited = base is not None and one_answer(base) and base.top_answer == run.top_answer
-        if inherited:
-            return None
+        if base is not None and one_answer(base):
+            return None  # the base model already answered one option throughout
     return Collapse(task, run.n_items, run.top_answer)
 
 
@@ -88,5 +88,6 @@ def legend() -> str:
     return (
         "Collapsed: the same answer on every item of a task (at least "
         f"{MIN_ITEMS} items): the same text on a free-text task (any model), or one option on "
-        "a classification task by a tuned model whose base model did not already answer so."
+        "a classification task by a tuned model whose base model did not already answer one "
+        "option throughout."
     )
