@@ -415,6 +415,9 @@ def collapsed_cells(rows: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
     out = pd.Series("", index=rows.index, dtype=object)
     if "top_share" not in scores.columns or scores.empty:
         return out
+    # only one answer on every item can collapse (or make a base model's answer inherited)
+    scores = scores[(scores["top_share"] >= 100) & (scores["n_items"] >= collapse.MIN_ITEMS)]
+    free_text = {c: registry.sibling_leaf(c) is None for c in scores["column"].unique()}
     answers = {}
     for row_id, column, n, share, top in zip(
         scores["row_id"], scores["column"], scores["n_items"], scores["top_share"],
@@ -423,8 +426,9 @@ def collapsed_cells(rows: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
     ):  # fmt: skip
         if pd.notna(share) and pd.notna(n):
             answer = top if isinstance(top, str) else None
-            free = registry.sibling_leaf(column) is None
-            answers[(row_id, column)] = collapse.Answers(int(n), share / 100, answer, free)
+            answers[(row_id, column)] = collapse.Answers(
+                int(n), share / 100, answer, free_text[column]
+            )
     base_of = rows["base_model"].fillna("").astype(str)
     runs_of: dict[str, list[str]] = {}
     for row_id, model in rows["model"].astype(str).items():
