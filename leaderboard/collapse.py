@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leaderboard.baselines import INVALID, UNRESOLVED, WITHHELD
-from leaderboard.schemas import TaskBaselines
+from leaderboard.schemas import Submission, TaskBaselines
 
 MIN_ITEMS = 3  # below this, one answer throughout says too little to call a collapse
 NOT_ANSWERS = frozenset({INVALID, UNRESOLVED, WITHHELD})
@@ -91,3 +91,20 @@ def legend() -> str:
         "a classification task by a tuned model whose base model did not already answer one "
         "option throughout."
     )
+
+
+def in_submission(sub: Submission, base: Submission | None = None) -> list[Collapse]:
+    """Every task ``sub`` collapsed on; ``base``: a stored run of its base model, if any."""
+    base_answers = {}
+    if base is not None:
+        base_answers = {t.task: Answers.of(t.baselines) for t in base.tasks if not t.is_detail}
+    out = []
+    for t in sub.tasks:
+        run = Answers.of(t.baselines)
+        if t.is_detail or run is None:
+            continue
+        tuned = bool(sub.model.base_model)
+        found = collapsed(t.task, run, tuned=tuned, base=base_answers.get(t.task))
+        if found is not None:
+            out.append(found)
+    return out

@@ -147,3 +147,16 @@ def test_board_marks_the_collapsed_row_only(tmp_path, monkeypatch):
     assert marked == {ALL: f"{views.COLLAPSE_MARK} ChemProt, DDI 2013"}
     assert views.COLLAPSED in views.display_columns(views.layout())
     assert views.COLLAPSED not in views.display_columns(views.layout(), show_baselines=False)
+
+
+def test_in_submission_lists_the_collapses_of_a_stored_run():
+    """The reproduction's report notes (biobench ablation) use the same rule on stored runs."""
+    from pathlib import Path
+
+    from leaderboard.store import Store
+
+    store = Store(Path(REPO_STORE))
+    base, tuned = store.read(BASE), store.read(ALL)
+    found = [c.describe() for c in collapse.in_submission(tuned, base)]
+    assert found == ["bio_chemprot: 'none' on all 50 items", "bio_ddi: 'none' on all 50 items"]
+    assert collapse.in_submission(base) == []  # a base model's single options are baselines
