@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,13 @@ ESTIMATES = {
 }
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (each step's commands)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -139,7 +147,7 @@ class Steps:
             f"{_clock(self.estimate(name))}, about {_clock(self.left(name))} left in all)",
             flush=True,
         )
-        started = time.time()
+        started, cpu = time.time(), cpu_seconds()
         self.current_resumed = self.resumed(name)
         if not self.current_resumed:
             begun = list(self.state.get("_started", []))  # type: ignore[arg-type]
@@ -147,10 +155,17 @@ class Steps:
             atomic.write_json(self.path, self.state)
         result = fn()
         self.seconds[name] = round(time.time() - started, 1)
+        used = dict(self.state.get("_cpu_seconds", {}))  # type: ignore[arg-type]
+        used[name] = round(cpu_seconds() - cpu, 1)
         self.state[name] = result
         self.state["_seconds"] = self.seconds
+        self.state["_cpu_seconds"] = used
         atomic.write_json(self.path, self.state)
-        print(f"{head}: {_clock(self.seconds[name])}", flush=True)
+        load = os.getloadavg()[0]
+        print(
+            f"{head}: {_clock(self.seconds[name])} ({used[name]:.0f} CPU-s, load {load:.1f})",
+            flush=True,
+        )
         return result
 
 
