@@ -1434,6 +1434,9 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             "top answer": [_b(s, "top_answer") or "" for s in comparison.scores],
             "top share": [_pct(_b(s, "top_share")) for s in comparison.scores],
             "at baseline": [_flag(_b(s, "at_baseline")) for s in comparison.scores],
+            COLLAPSED.lower(): [
+                f"{COLLAPSE_MARK} {s.collapsed}" if s.collapsed else "" for s in comparison.scores
+            ],
         }
     )
     return tests, scores

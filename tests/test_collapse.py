@@ -104,6 +104,14 @@ def test_compare_flags_the_adapters_collapse_but_not_what_its_base_already_did(r
     bioasq = {s.submission_id: s.baselines for s in c.scores if s.column == "bio_bioasq_yesno"}
     assert bioasq[ALL].top_share == 1.0 and bioasq[BASE].top_share == 1.0
     assert any("COLLAPSED on 2 task(s)" in n for n in c.notes)
+    from leaderboard import views  # the app's compare page shows the same flags
+
+    _, scores = views.comparison_frames(c)
+    shown = scores[scores["collapsed"] != ""]
+    assert shown["task / group"].tolist() == ["ChemProt", "DDI 2013"]
+    assert (
+        shown["collapsed"].iloc[0] == f"{views.COLLAPSE_MARK} bio_chemprot: 'none' on all 50 items"
+    )
 
 
 @pytest.mark.slow
