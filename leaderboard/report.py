@@ -427,7 +427,9 @@ METHODS = [
     "Pairing: only items with the same doc_id, doc_hash and prompt_hash in both submissions; "
     "other items are counted (unpaired A/B/conflict), never paired.",
     "Paired difference: paired bootstrap CI, two-sided p = (1 + #|d*−d| ≥ |d|)/(B + 1); "
-    "below {bca} paired items also the BCa interval (scipy.stats.bootstrap). With fewer than "
+    "below {bca} paired items also the BCa interval (scipy.stats.bootstrap; '—' where it is "
+    "undefined: every leave-one-out difference equal, or every bootstrap replicate on one side "
+    "of the estimate). With fewer than "
     "{min_paired} paired items, or a bootstrap distribution of fewer than 10 distinct values, "
     "no bootstrap p is reported and no test is marked significant: the exact test's p stands "
     "alone.",
