@@ -14,8 +14,8 @@ def test_steps_announce_estimates_keep_their_time_and_reuse_results(tmp_path, ca
     assert steps.left(names[0]) == demo.ESTIMATES[names[0]] + demo.ESTIMATES[names[1]]
     assert steps.run(names[0], lambda: "runs/demo/eval/m") == "runs/demo/eval/m"
     out = capsys.readouterr().out
-    assert "[1/3] evaluate the base model ... (elapsed 0:00; this step about 3:02" in out
-    assert "about 5:32 left in all" in out  # 182 s + 150 s
+    assert "[1/3] evaluate the base model ... (elapsed 0:00; this step about 5:30" in out
+    assert "about 10:30 left in all" in out  # 330 s + 300 s
     saved = json.loads(state.read_text())
     assert saved[names[0]] == "runs/demo/eval/m" and names[0] in saved["_seconds"]
 
