@@ -323,13 +323,18 @@ def _method(table: ConstantTable, test: str, n: int) -> str:
 
 
 def _free_text(leaf: str, spec: registry.TaskSpec, items: Sequence[ItemRecord]) -> TaskBaselines:
-    answers = Counter((it.response if it.response is not None else str(it.choice)) for it in items)
+    def answer(it: ItemRecord) -> str:
+        response = it.response if it.response is not None else str(it.choice)
+        # a withheld response echoes its own item: one distinct answer per item, never a constant
+        return f"{response}#{it.doc_id}" if response.startswith("[response withheld") else response
+
+    answers = Counter(answer(it) for it in items)
     top = max(answers.values()) if answers else 0
     return TaskBaselines(
         applicable=False,
         method="No baseline answer scored (see note). top_share = share of items whose stored "
-        "response equals the most frequent one (withheld responses count as one response); the "
-        "response text is not repeated here.",
+        "response equals the most frequent one (each withheld response counts as a distinct "
+        "one: it echoes its own item); the response text is not repeated here.",
         note=_no_baseline_note(spec),
         metric=spec.metric,
         n_items=len(items),

@@ -16,7 +16,9 @@ For every pair of submissions (A, B) and every task both evaluated:
 * each side's stored constant-answer baselines (``TaskResult.baselines``,
   :mod:`leaderboard.baselines`) with the scores, and per task test whether A, B or both are at
   a constant baseline: a difference between two runs that both are is marked
-  ``both_at_baseline`` (it compares two ways of answering one option, not two abilities).
+  ``both_at_baseline`` (it compares two ways of answering one option, not two abilities);
+* per task whether a run has collapsed (the same answer on every item,
+  :mod:`leaderboard.collapse`), judged against its base model's run when one is stored.
 
 Tasks are matched by name (``match="task"``) or by dataset (``match="dataset"``: e.g. the
 log-likelihood ``bio_pubmedqa`` of A against the generative ``bio_pubmedqa_gen`` of B).
@@ -33,8 +35,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from leaderboard import collapse, stats
 from leaderboard import items as itemlib
-from leaderboard import stats
 from leaderboard.loader import read_items
 from leaderboard.schemas import (
     Comparison,
@@ -215,7 +217,7 @@ def compare(
         for sid, name in zip(sids, names, strict=True)
     ]
     notes: list[str] = []
-    scores = _score_estimates(loaded, settings)
+    scores = _score_estimates(loaded, settings, _collapses(loaded, store))
     tests: list[PairedTest] = []
     pairs = list(combinations(loaded, 2))
     for a, b in tqdm(pairs, desc="comparing", unit="pair", disable=None, leave=False):
@@ -247,6 +249,16 @@ def compare(
                 "one option, not two abilities: " + ", ".join(t.column for t in both)
             )
     for lo in loaded:
+        fallen = [
+            e.collapsed
+            for e in scores
+            if e.collapsed and e.submission_id == lo.submission.submission_id
+        ]
+        if fallen:
+            notes.append(
+                f"{lo.label}: COLLAPSED on {len(fallen)} task(s) (the same answer on every item): "
+                + "; ".join(fallen)
+            )
         flagged = [
             c.spec.name
             for c in lo.columns.values()
@@ -304,7 +316,42 @@ def compare(
     )
 
 
-def _score_estimates(loaded: list[Loaded], settings: StatsSettings) -> list[ScoreEstimate]:
+def _base_answers(lo: Loaded, loaded: list[Loaded], store: Store) -> dict[str, collapse.Answers]:
+    """The base model's stored answer summaries per task: from a compared run of the base model
+    first, else from any stored run of it (the first that has the task)."""
+    base_id = lo.submission.model.base_model
+    if not base_id:
+        return {}
+    runs = [x.submission for x in loaded if x.submission.model.id == base_id]
+    prefix = base_id.replace("/", "__") + "/"
+    runs += [store.read(sid) for sid in store.ids() if sid.startswith(prefix)]
+    out: dict[str, collapse.Answers] = {}
+    for sub in runs:
+        for t in sub.tasks:
+            found = collapse.Answers.of(t.baselines)
+            if found is not None and not t.is_detail:
+                out.setdefault(t.task, found)
+    return out
+
+
+def _collapses(loaded: list[Loaded], store: Store) -> dict[tuple[str, str], str]:
+    """(submission id, task) -> the collapse's description, for every collapsed task."""
+    out = {}
+    for lo in loaded:
+        base = _base_answers(lo, loaded, store)
+        tuned = bool(lo.submission.model.base_model)
+        for col in lo.columns.values():
+            name = col.spec.name
+            run = collapse.Answers.of(lo.submission.task(name).baselines)
+            found = run and collapse.collapsed(name, run, tuned=tuned, base=base.get(name))
+            if found:
+                out[(lo.submission.submission_id, name)] = found.describe()
+    return out
+
+
+def _score_estimates(
+    loaded: list[Loaded], settings: StatsSettings, collapses: dict[tuple[str, str], str]
+) -> list[ScoreEstimate]:
     out = []
     for lo in loaded:
         sid = lo.submission.submission_id
@@ -323,6 +370,7 @@ def _score_estimates(loaded: list[Loaded], settings: StatsSettings) -> list[Scor
                     n_items=len(col.items),
                     complete=lo.submission.task(col.spec.name).data.complete,
                     baselines=lo.submission.task(col.spec.name).baselines,
+                    collapsed=collapses.get((sid, col.spec.name), ""),
                 )
             )
         for group in registry.GROUPS:

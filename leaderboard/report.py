@@ -7,6 +7,10 @@ first option, random, its most frequent answer) stand next to its scores, and a 
 between two runs that are both at a constant baseline is marked "both at baseline". The
 HTML embeds them as base64 PNGs; the Markdown writes them next to itself. Every string that
 comes from a submission (model names, labels, notes) is escaped.
+
+Both open with three plain sentences (:func:`opening`) generated from the same tables: the
+clearest group difference of the first pair with its CI, the other groups, and how sure the
+report is (significant tests, constant baselines, collapsed runs).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import html
 import io
 from pathlib import Path
 
-from leaderboard import trivial, verdict
+from leaderboard import collapse, trivial, verdict
 from leaderboard.schemas import Comparison, PairedTest
 from tasks import registry
 
@@ -67,6 +71,76 @@ def _p(x: float | None) -> str:
 
 def _pair_name(c: Comparison, t: PairedTest) -> str:
     return f"{c.labels[t.a]} − {c.labels[t.b]}"
+
+
+# --- opening sentences -------------------------------------------------------------------------
+
+
+def _lead(c: Comparison, t: PairedTest) -> tuple[str, str, float, float, float]:
+    """(higher label, lower label, difference, CI low, CI high) of a test, higher minus lower."""
+    if t.diff >= 0:
+        return c.labels[t.a], c.labels[t.b], t.diff, t.ci_low, t.ci_high
+    return c.labels[t.b], c.labels[t.a], -t.diff, -t.ci_high, -t.ci_low
+
+
+def _verdict(t: PairedTest) -> str:
+    if t.significant:
+        return f"significant after Holm correction (p = {_p(t.p_holm)})"
+    why = "" if t.supported else f"; {t.unsupported_reason}"
+    return f"not significant (Holm p = {_p(t.p_holm)}{why})"
+
+
+def opening(c: Comparison) -> list[str]:
+    """Three sentences on the first pair of submissions, from the report's own tables: the
+    clearest group difference (smallest Holm p, then largest difference) with its 95% CI, the
+    other groups, and how sure the report is."""
+    a, b = c.submissions[0], c.submissions[1]
+    pair = [t for t in c.tests if (t.a, t.b) == (a, b)]
+    groups = sorted(
+        (t for t in pair if t.kind == "group"), key=lambda t: (t.p_holm or 1.0, -abs(t.diff))
+    )
+    tasks = [t for t in pair if t.kind == "task"]
+    if groups:
+        top = groups[0]
+        hi, lo, d, low, high = _lead(c, top)
+        unit = top.metric.split()[1] if top.metric.startswith("mean ") else top.metric
+        first = (
+            f"The clearest difference is on {_display(top.column)}: {hi} scores {d:.3f} {unit} "
+            f"above {lo} (95% CI [{low:+.3f}, {high:+.3f}], {top.n_paired} paired items), "
+            f"{_verdict(top)}."
+        )
+        rest = [
+            f"{_display(t.column)} {_lead(c, t)[0]} higher by {_lead(c, t)[2]:.3f} "
+            f"([{_lead(c, t)[3]:+.3f}, {_lead(c, t)[4]:+.3f}], "
+            + ("significant" if t.significant else "not significant")
+            + ")"
+            for t in groups[1:]
+        ]
+        second = (
+            "On the other groups: " + "; ".join(rest) + "."
+            if rest
+            else "No other group was compared."
+        )
+    else:
+        first = f"{c.labels[a]} and {c.labels[b]} share no complete group; see the task table."
+        second = "No group difference was tested."
+    sig = [t for t in tasks if t.significant]
+    both = [t for t in tasks if t.both_at_baseline]
+    fallen = [s for s in c.scores if s.collapsed and s.submission_id in (a, b)]
+    mdes = [t.mde for t in tasks if t.mde > 0]
+    spread = f" (minimum detectable effects {min(mdes):.2f}–{max(mdes):.2f})" if mdes else ""
+    third = (
+        f"{len(sig)} of {len(tasks)} task differences are significant after Holm correction"
+        f"{spread}; {len(both)} task(s) have both runs at a constant-answer baseline; "
+        + (
+            "collapsed (the same answer on every item): "
+            + "; ".join(f"{s.label} on {s.collapsed}" for s in fallen)
+            if fallen
+            else "no run collapsed (the same answer on every item of a task)"
+        )
+        + "."
+    )
+    return [first, second, third]
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -347,6 +421,7 @@ def _test_cells(c: Comparison, t: PairedTest) -> list[str]:
 SCORE_HEADERS = [
     "task / group", "submission", "metric", "score", "95% CI", "n items", "complete",
     "majority", "first option", "random", "top answer (share)", "p vs top answer", "at baseline",
+    "collapsed",
 ]  # fmt: skip
 
 
@@ -382,6 +457,7 @@ def _score_cells(c: Comparison, s) -> list[str]:
         str(s.n_items),
         "yes" if s.complete else "no",
         *_baseline_cells(s.baselines),
+        "COLLAPSED" if s.collapsed else "",
     ]
 
 
@@ -391,7 +467,9 @@ METHODS = [
     "Pairing: only items with the same doc_id, doc_hash and prompt_hash in both submissions; "
     "other items are counted (unpaired A/B/conflict), never paired.",
     "Paired difference: paired bootstrap CI, two-sided p = (1 + #|d*−d| ≥ |d|)/(B + 1); "
-    "below {bca} paired items also the BCa interval (scipy.stats.bootstrap). With fewer than "
+    "below {bca} paired items also the BCa interval (scipy.stats.bootstrap; '—' where it is "
+    "undefined: every leave-one-out difference equal, or every bootstrap replicate on one side "
+    "of the estimate). With fewer than "
     "{min_paired} paired items, or a bootstrap distribution of fewer than 10 distinct values, "
     "no bootstrap p is reported and no test is marked significant: the exact test's p stands "
     "alone.",
@@ -432,7 +510,7 @@ def _methods(c: Comparison) -> list[str]:
             min_paired=s.min_paired,
         )
         for m in METHODS
-    ]
+    ] + [collapse.legend()]
 
 
 def _subs_rows(c: Comparison) -> list[list[str]]:
@@ -474,6 +552,7 @@ def render_html(c: Comparison) -> str:
         "<title>BioInstruct Bench comparison</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>BioInstruct Bench — statistical comparison</h1>",
+        "<p>" + " ".join(html.escape(x) for x in opening(c)) + "</p>",
         f"<p class='muted'>created {html.escape(c.created_at.isoformat())}; tasks matched by "
         f"<code>{html.escape(c.match)}</code></p>",
         "<h2>Submissions</h2>",
@@ -536,6 +615,8 @@ def render_markdown(c: Comparison, image_prefix: str) -> tuple[str, dict[str, by
     group_tests = [t for t in c.tests if t.kind == "group"]
     lines = [
         "# BioInstruct Bench — statistical comparison",
+        "",
+        " ".join(_md_escape(x) for x in opening(c)),
         "",
         f"Created {c.created_at.isoformat()}; tasks matched by `{c.match}`.",
         "",

@@ -758,6 +758,12 @@ class ScoreEstimate(Strict):
     baselines: TaskBaselines | None = Field(
         default=None, description="the task's stored constant-answer baselines (tasks only)"
     )
+    collapsed: str = Field(
+        default="",
+        max_length=300,
+        description="the run answered every item identically (leaderboard/collapse.py): "
+        "what it answered; empty when not collapsed",
+    )
 
 
 class PairedTest(Strict):

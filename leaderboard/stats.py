@@ -544,7 +544,12 @@ def bca_diff_interval(
     seed: int = 0,
 ) -> tuple[float, float] | tuple[None, None]:
     """BCa bootstrap interval (scipy) of score A - score B over paired items (ratio of sums;
-    ``num``/``den`` are (items, 2)). For small n, where percentile intervals are too narrow."""
+    ``num``/``den`` are (items, 2)). For small n, where percentile intervals are too narrow.
+
+    None, None where BCa is undefined, decided before scipy is asked: the jackknife values
+    are all equal (no single item moves the difference, so the acceleration is 0/0), or every
+    bootstrap replicate falls on one side of the estimate (the bias correction is infinite).
+    """
     from scipy.stats import bootstrap
 
     def statistic(na, da, nb, db, axis=-1):
@@ -556,19 +561,26 @@ def bca_diff_interval(
     other = num[:, 1] / np.where(den[:, 1] > 0, den[:, 1], 1)
     if np.unique(for_each - other).size == 1 and np.unique(den).size == 1:
         return d, d  # every item differs by the same amount: every resample gives d
+    totals = [x.sum() for x in data]
+    leave_one_out = ratio(totals[0] - data[0], totals[1] - data[1]) - ratio(
+        totals[2] - data[2], totals[3] - data[3]
+    )
+    if np.ptp(leave_one_out) <= 1e-12 * max(1.0, float(np.abs(leave_one_out).max())):
+        return None, None
+    common = dict(paired=True, vectorized=True, confidence_level=level)
+    rng = np.random.default_rng(seed)
+    plain = bootstrap(
+        data, statistic, n_resamples=n_resamples, method="percentile", rng=rng, **common
+    )
+    below = float(np.mean(plain.bootstrap_distribution < d))
+    if below in (0.0, 1.0):
+        return None, None
     res = bootstrap(
-        data,
-        statistic,
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        confidence_level=level,
-        method="BCa",
-        rng=np.random.default_rng(seed),
+        data, statistic, n_resamples=0, method="BCa", bootstrap_result=plain, rng=rng, **common
     )
     low, high = (float(x) for x in res.confidence_interval)
     if not (np.isfinite(low) and np.isfinite(high)):
-        return None, None  # scipy found the resampling distribution degenerate
+        return None, None
     return low, high
 
 

@@ -31,7 +31,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from leaderboard import trivial
+from leaderboard import collapse, trivial
 from leaderboard.evalspec import DEFAULT_MODEL, LOCAL_PLACEHOLDER, EvalSpec
 from leaderboard.schemas import check_model_id
 from leaderboard.suite import Suite, load_suite
@@ -63,6 +63,8 @@ SCORE_COLUMNS = ("row_id", "column", "score", "ci_low", "ci_high", "n_items", "s
 BASELINE_SCORE_COLUMNS = ("majority", "first_option", "random", "top_share", "at_baseline")
 FLAG = "⚑"  # a score not distinguishable from answering one option throughout
 AT_BASELINE = "At baseline"
+COLLAPSED = "Collapsed"  # tasks on which the row gives one answer to every item (collapse.py)
+COLLAPSE_MARK = "⚠"
 
 CATEGORY_LABEL = registry.CATEGORY_LABELS  # "QA", "IE", "GEN"
 VARIANT_LABEL = {Variant.LOGLIK: "log-likelihood", Variant.GEN: "generative"}
@@ -387,6 +389,7 @@ def build_board(
     known = flags.notna().any(axis=1)
     count = (flags == True).sum(axis=1).astype("Int64")  # noqa: E712 - object column of bools
     board[AT_BASELINE] = count.where(known, pd.NA)
+    board[COLLAPSED] = collapsed_cells(rows, wanted)
     for spec in lay.tasks:
         board[spec.display] = score[spec.name]
         board[ci_column(spec)] = ci[spec.name]
@@ -403,6 +406,43 @@ def build_board(
     board["Source"] = rows["source"].fillna("").astype(str)
     board["Setup"] = _text(rows, "setup")
     return board
+
+
+def collapsed_cells(rows: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
+    """Per row, ``"⚠ <tasks>"`` naming the tasks it has collapsed on (:mod:`leaderboard.collapse`:
+    the same answer on every item; a tuned row is judged against any run of its base model),
+    or ``""``."""
+    out = pd.Series("", index=rows.index, dtype=object)
+    if "top_share" not in scores.columns or scores.empty:
+        return out
+    # only one answer on every item can collapse (or make a base model's answer inherited)
+    scores = scores[(scores["top_share"] >= 100) & (scores["n_items"] >= collapse.MIN_ITEMS)]
+    free_text = {c: registry.sibling_leaf(c) is None for c in scores["column"].unique()}
+    answers = {}
+    for row_id, column, n, share, top in zip(
+        scores["row_id"], scores["column"], scores["n_items"], scores["top_share"],
+        scores["top_answer"] if "top_answer" in scores.columns else [None] * len(scores),
+        strict=True,
+    ):  # fmt: skip
+        if pd.notna(share) and pd.notna(n):
+            answer = top if isinstance(top, str) else None
+            answers[(row_id, column)] = collapse.Answers(
+                int(n), share / 100, answer, free_text[column]
+            )
+    base_of = rows["base_model"].fillna("").astype(str)
+    runs_of: dict[str, list[str]] = {}
+    for row_id, model in rows["model"].astype(str).items():
+        runs_of.setdefault(model, []).append(row_id)
+    for (row_id, column), run in answers.items():
+        if row_id not in out.index:
+            continue
+        base_runs = runs_of.get(base_of[row_id], []) if base_of[row_id] else []
+        base = next((answers[(b, column)] for b in base_runs if (b, column) in answers), None)
+        if collapse.collapsed(column, run, tuned=bool(base_of[row_id]), base=base):
+            spec = registry.spec_of_leaf(column)
+            shown = spec.display if spec is not None else column
+            out[row_id] = f"{out[row_id]}, {shown}" if out[row_id] else f"{COLLAPSE_MARK} {shown}"
+    return out
 
 
 def ci_bound_column(spec: TaskSpec, side: str) -> str:
@@ -576,7 +616,7 @@ def display_columns(
     # model and average first: what a narrow window shows without scrolling
     head = ["Rank", "Model", *lay.average_columns, "Coverage", "Run", "Type", "Size (B)"]
     if show_baselines:
-        head.append(AT_BASELINE)
+        head += [AT_BASELINE, COLLAPSED]
     about = list(DETAIL_COLUMNS) if details else []
     tasks = []
     if per_task:
@@ -595,7 +635,7 @@ def display_columns(
 # number columns the width of their header.
 TEXT_WIDTHS = {"Rank": 56, "Model": 220, "Run": 150, "Type": 130, "Coverage": 90,
                "Base model": 200, "Precision": 90, "License": 110, "Date": 100,
-               "Fine-tuned": 90, "Setup": 400, "Source": 220}  # fmt: skip
+               "Fine-tuned": 90, "Setup": 400, "Source": 220, COLLAPSED: 150}  # fmt: skip
 CHAR_PX, HEADER_PAD_PX, MIN_WIDTH_PX, MAX_WIDTH_PX = 7, 30, 64, 240
 
 
@@ -829,6 +869,7 @@ def _baseline_score_columns(primary: pd.DataFrame) -> dict[str, object]:
         "first_option": pct("baseline_first"),
         "random": pct("baseline_random"),
         "top_share": pct("top_share"),
+        "top_answer": primary["top_answer"].to_numpy() if "top_answer" in primary.columns else None,
         "at_baseline": pd.Series(flags, dtype=object).to_numpy() if flags is not None else None,
     }
 
@@ -1343,6 +1384,9 @@ def comparison_frames(comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
             "top answer": [_b(s, "top_answer") or "" for s in comparison.scores],
             "top share": [_pct(_b(s, "top_share")) for s in comparison.scores],
             "at baseline": [_flag(_b(s, "at_baseline")) for s in comparison.scores],
+            COLLAPSED.lower(): [
+                f"{COLLAPSE_MARK} {s.collapsed}" if s.collapsed else "" for s in comparison.scores
+            ],
         }
     )
     return tests, scores

@@ -672,6 +672,7 @@ def run(plan: Plan) -> dict[str, Any]:
     same fingerprint, e.g. committed by an earlier machine) or by its finished local output."""
     from datetime import UTC, datetime
 
+    from leaderboard import collapse
     from leaderboard.loader import read_items
     from leaderboard.store import Store
 
@@ -717,6 +718,14 @@ def run(plan: Plan) -> dict[str, Any]:
             runs[label] = json.loads(run_json.read_text(encoding="utf-8"))
         if any(t.data.source == "sample" for t in sub.tasks):
             notes.append(f"{label}: evaluated on the shipped SAMPLE data; scores mean nothing")
+    base_sub = store.read(submissions[BASE]) if BASE in submissions else None
+    for label, sid in submissions.items():
+        fallen = collapse.in_submission(store.read(sid), base_sub) if label != BASE else []
+        if fallen:
+            notes.append(
+                f"{label}: COLLAPSED (the same answer on every item; leaderboard/collapse.py) on "
+                + "; ".join(c.describe() for c in fallen)
+            )
     matrix = transfer_matrix(plan, labels, items_by_model)
     report = {
         "config": plan.config,

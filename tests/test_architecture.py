@@ -34,6 +34,7 @@ FLOORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "leaderboard.stats",
             "leaderboard.rescore",
             "leaderboard.trivial",
+            "leaderboard.collapse",
             "leaderboard.baselines",
         ),
         ("leaderboard.contract",),

@@ -6,7 +6,7 @@ pool."""
 import pandas as pd
 import streamlit as st
 
-from leaderboard import standings, views
+from leaderboard import collapse, standings, views
 from leaderboard.screens import shared
 
 root, stamp = shared.current()
@@ -233,6 +233,9 @@ def ranked_view() -> None:
         help=f"Tasks of this row ({views.FLAG} in their majority column) whose score cannot be told "
         "apart from answering one option throughout (paired test, p ≥ 0.05). Empty: no baselines "
         "stored.",
+    )
+    config[views.COLLAPSED] = st.column_config.TextColumn(
+        views.COLLAPSED, help=f"{views.COLLAPSE_MARK} tasks: " + collapse.legend()
     )
 
     for name in dict.fromkeys([*columns, *published.columns]):
