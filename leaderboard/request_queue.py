@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -251,15 +252,13 @@ def inspect_hub(repo: str, revision: str) -> ModelFacts:
         )
     from huggingface_hub import HfApi, hf_hub_download
 
+    def hub_json(name: str) -> Any:
+        path = hf_hub_download(repo, name, revision=revision)
+        return json.loads(read_bounded(path, MAX_CONFIG_BYTES, follow_links=True))
+
     try:
         info = HfApi().model_info(repo, revision=revision)
-        config = json.loads(
-            read_bounded(
-                hf_hub_download(repo, "config.json", revision=revision),
-                MAX_CONFIG_BYTES,
-                follow_links=True,
-            )
-        )
+        config = hub_json("config.json")
     except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
         raise RequestError(
             f"{repo}@{revision}: not reachable or not a model repository ({exc})", field="hub"
@@ -273,13 +272,7 @@ def inspect_hub(repo: str, revision: str) -> ModelFacts:
     remote = bool(config.get("auto_map"))
     if "tokenizer_config.json" in files:
         try:
-            tok = json.loads(
-                read_bounded(
-                    hf_hub_download(repo, "tokenizer_config.json", revision=revision),
-                    MAX_CONFIG_BYTES,
-                    follow_links=True,
-                )
-            )
+            tok = hub_json("tokenizer_config.json")
         except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
             raise RequestError(
                 f"{repo}@{revision}: tokenizer_config.json unreadable ({exc})"

@@ -141,23 +141,35 @@ def _json_item(value: object) -> str | None:
     return None
 
 
-def _json_list(text: str) -> list[str] | None:
-    """Items of a JSON/Python-style list that is the whole answer, else None.
-
-    The list may follow a header (``Answer:``) or sit in a code fence; a bracket inside prose
-    (``IL-2 [human]``) is not a list.
-    """
-    start, end = text.find("["), text.rfind("]")
-    if start < 0 or end <= start:
+def _whole_answer_block(
+    text: str, opening: str, closing: str, max_chars: int | None = None
+) -> tuple[str, object] | None:
+    """(the bracketed block, its JSON value or None) when the block from the first ``opening``
+    to the last ``closing`` is the whole answer — maybe after a header (``Answer:``) or in a code
+    fence — else None."""
+    start, end = text.find(opening), text.rfind(closing)
+    if start < 0 or end <= start or (max_chars is not None and end - start > max_chars):
         return None
     prefix, suffix = text[:start].strip(), text[end + 1 :].strip(" \t\n`.")
     if suffix or not (not prefix or prefix.endswith(":") or prefix.startswith("```")):
         return None
     body = text[start : end + 1]
     try:
-        value = json.loads(body)
+        return body, json.loads(body)
     except (ValueError, RecursionError):
-        value = None
+        return body, None
+
+
+def _json_list(text: str) -> list[str] | None:
+    """Items of a JSON/Python-style list that is the whole answer, else None.
+
+    The list may follow a header (``Answer:``) or sit in a code fence; a bracket inside prose
+    (``IL-2 [human]``) is not a list.
+    """
+    block = _whole_answer_block(text, "[", "]")
+    if block is None:
+        return None
+    body, value = block
     if isinstance(value, list):
         items = (_json_item(v) for v in value)
         return [v for v in items if v is not None]
@@ -239,17 +251,10 @@ def _json_object(text: str) -> list[str] | None:
     """Mentions of a JSON object that is the whole answer (``{"entities": ["a", "b"]}``, maybe
     after a header or in a code fence), else None. Not valid JSON: the quoted strings that are
     not keys."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start or end - start > MAX_JSON_CHARS:
+    block = _whole_answer_block(text, "{", "}", MAX_JSON_CHARS)
+    if block is None:
         return None
-    prefix, suffix = text[:start].strip(), text[end + 1 :].strip(" \t\n`.")
-    if suffix or not (not prefix or prefix.endswith(":") or prefix.startswith("```")):
-        return None
-    body = text[start : end + 1]
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        value = None
+    body, value = block
     if isinstance(value, dict):
         return _json_values(value)
     return [
