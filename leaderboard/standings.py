@@ -25,7 +25,9 @@ WIN = "Win rate"
 WIN_CI = "Win rate 95% CI"
 MISSING = "Missing tasks"
 POSITION = "_position"  # hidden: order of the full ranking
-MAIN_HEAD = [RANK, "Model", WIN, WIN_CI, INTERVAL, "Coverage", views.AT_BASELINE, MISSING]
+MAIN_HEAD = [
+    RANK, "Model", WIN, WIN_CI, INTERVAL, "Coverage", views.AT_BASELINE, views.COLLAPSED, MISSING,
+]  # fmt: skip
 TAIL = ["Run", "Type", "Size (B)"]
 
 
@@ -121,7 +123,7 @@ def main_table(
         extra[MISSING] = "no task shares items with another run"
         extra[POSITION] = np.arange(len(table) + 1, len(table) + len(rest) + 1)
         table = pd.concat([table, extra])
-    carried = [views.AT_BASELINE, *lay.average_columns, *TAIL, *extra]
+    carried = [views.AT_BASELINE, views.COLLAPSED, *lay.average_columns, *TAIL, *extra]
     for column in [c for c in dict.fromkeys(carried) if c not in table.columns]:
         table[column] = reproduced.loc[table.index, column].to_numpy()
     widths = average_half_widths(reproduced.loc[table.index], lay)

@@ -93,6 +93,8 @@ def demo_env(tiny_llama, tmp_path_factory):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("BIOBENCH_DATA_DIR", None)  # the shipped samples and the seed instructions
+    env["BIOBENCH_SOURCE"] = "sample"  # as `make demo-samples`: no data folder is fetched
+    env["BIOBENCH_OFFLINE"] = "1"
     env["BIOBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     env["HF_HUB_OFFLINE"] = "1"
     return env

@@ -356,6 +356,10 @@ def _download(root: Path, todo: Sequence[DataFile], enabled: bool | None) -> Non
     )
     bar = _Progress(len(todo), sum(f.bytes for f in todo), enabled)
     sessions = _Sessions()
+    # pooch makes a file's folder with an unguarded exists-then-makedirs: two threads writing
+    # into one new folder race on it (FileExistsError), so every folder is made here first
+    for folder in sorted({(root / f.path).parent for f in todo}):
+        folder.mkdir(parents=True, exist_ok=True)
 
     def one(f: DataFile) -> None:
         url = f.url(base)
