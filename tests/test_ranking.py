@@ -214,7 +214,14 @@ def _board(ids):
     board["Model"] = [views.model_link(i, i) for i in ids]
     board["status_key"] = views.REPRODUCED
     board["n_scored"] = 1
-    for column in [views.AT_BASELINE, *views.layout().average_columns, "Run", "Type", "Size (B)"]:
+    for column in [
+        views.AT_BASELINE,
+        views.COLLAPSED,
+        *views.layout().average_columns,
+        "Run",
+        "Type",
+        "Size (B)",
+    ]:
         board[column] = None
     for spec in views.layout().tasks:
         board[views.ci_bound_column(spec, "low")] = np.nan
