@@ -210,9 +210,6 @@ def normalized_words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", visible).casefold())
 
 
-_words = normalized_words
-
-
 def _item_text(sample: dict[str, Any]) -> str:
     """Prompt(s), target and document of a samples line: the dataset text a response may echo."""
     parts: list[str] = []
@@ -239,10 +236,10 @@ def echoes_item(response: str, sample: dict[str, Any], n: int = ECHO_WORDS) -> b
     Models often copy their input (a 135M model restates the question or the sentence); such a
     response is dataset text, which a stored submission must not carry.
     """
-    words = _words(response)
+    words = normalized_words(response)
     if len(words) < n:
         return False
-    item = _words(_item_text(sample))
+    item = normalized_words(_item_text(sample))
     grams = {tuple(item[i : i + n]) for i in range(len(item) - n + 1)}
     return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))
 

@@ -139,6 +139,3 @@ def lora_rank(adapter_config: dict[str, Any]) -> int:
         if allowed >= rank:
             return allowed
     raise BackendError(f"adapter rank {rank} exceeds vLLM's largest max_lora_rank (512)")
-
-
-json_arg = evalspec.json_arg

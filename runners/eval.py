@@ -264,7 +264,7 @@ def lm_eval_argv(args: argparse.Namespace, extra: list[str], plan: Plan | None =
     if not _registered():  # else lm-eval finds the tasks itself, and would warn per task that
         argv += ["--include_path", str(registry.TASKS_DIR)]  # --include_path overrides them
     if isinstance(plan.model_args, dict):
-        argv += ["--model_args", backends.json_arg(plan.model_args)]
+        argv += ["--model_args", evalspec.json_arg(plan.model_args)]
     elif plan.model_args:
         argv += ["--model_args", plan.model_args]
     if not args.no_log_samples:
